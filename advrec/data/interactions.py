@@ -1,0 +1,174 @@
+"""The in-memory dataset types every part of advrec shares.
+
+An :class:`Interactions` table holds one row per (user, item) event with contiguous 0-based
+ids; a :class:`Dataset` adds the maps back to raw ids and optional side information.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """User-item events with contiguous 0-based ids.
+
+    Attributes:
+        user: int32 ``[n]`` user index in ``[0, n_users)``.
+        item: int32 ``[n]`` item index in ``[0, n_items)``.
+        rating: float32 ``[n]`` explicit rating (1.0 where the data is implicit).
+        timestamp: int64 ``[n]`` seconds since the epoch (0 where unknown).
+        n_users, n_items: sizes of the id spaces (users or items may have no row here,
+            e.g. in a test split).
+    """
+
+    user: np.ndarray
+    item: np.ndarray
+    rating: np.ndarray
+    timestamp: np.ndarray
+    n_users: int
+    n_items: int
+
+    def __post_init__(self) -> None:
+        n = len(self.user)
+        for name in ("item", "rating", "timestamp"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(
+                    f"Interactions.{name} has {len(getattr(self, name))} rows but user has {n}; "
+                    "all columns must have one entry per interaction."
+                )
+        if n and (self.user.min() < 0 or self.user.max() >= self.n_users):
+            raise ValueError(
+                f"user ids must lie in [0, {self.n_users}); got [{self.user.min()}, "
+                f"{self.user.max()}]. Re-index users contiguously or raise n_users."
+            )
+        if n and (self.item.min() < 0 or self.item.max() >= self.n_items):
+            raise ValueError(
+                f"item ids must lie in [0, {self.n_items}); got [{self.item.min()}, "
+                f"{self.item.max()}]. Re-index items contiguously or raise n_items."
+            )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        user,
+        item,
+        rating=None,
+        timestamp=None,
+        n_users: int | None = None,
+        n_items: int | None = None,
+    ) -> Interactions:
+        """Builds a table with the canonical dtypes; sizes default to ``max id + 1``."""
+        user = np.asarray(user, dtype=np.int32)
+        item = np.asarray(item, dtype=np.int32)
+        n = len(user)
+        rating = np.ones(n, np.float32) if rating is None else np.asarray(rating, np.float32)
+        timestamp = np.zeros(n, np.int64) if timestamp is None else np.asarray(timestamp, np.int64)
+        n_users = int(user.max()) + 1 if n_users is None else int(n_users)
+        n_items = int(item.max()) + 1 if n_items is None else int(n_items)
+        return cls(user, item, rating, timestamp, n_users, n_items)
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def select(self, index: np.ndarray) -> Interactions:
+        """Rows picked by a boolean mask or an integer index array; the id spaces are kept."""
+        return Interactions(
+            self.user[index],
+            self.item[index],
+            self.rating[index],
+            self.timestamp[index],
+            self.n_users,
+            self.n_items,
+        )
+
+    def keys(self) -> np.ndarray:
+        """int64 ``[n]`` unique key ``user * n_items + item`` of each row."""
+        return self.user.astype(np.int64) * self.n_items + self.item
+
+    def dense(self) -> np.ndarray:
+        """float32 ``[n_users, n_items]`` 0/1 matrix of the observed pairs (small data only)."""
+        matrix = np.zeros((self.n_users, self.n_items), np.float32)
+        matrix[self.user, self.item] = 1.0
+        return matrix
+
+    def user_counts(self) -> np.ndarray:
+        """int64 ``[n_users]`` number of rows per user."""
+        return np.bincount(self.user, minlength=self.n_users)
+
+    def item_counts(self) -> np.ndarray:
+        """int64 ``[n_items]`` number of rows per item (its popularity)."""
+        return np.bincount(self.item, minlength=self.n_items)
+
+    def concat(self, other: Interactions) -> Interactions:
+        """Rows of both tables (same id spaces)."""
+        if (self.n_users, self.n_items) != (other.n_users, other.n_items):
+            raise ValueError("cannot concatenate Interactions over different id spaces")
+        return Interactions(
+            np.concatenate([self.user, other.user]),
+            np.concatenate([self.item, other.item]),
+            np.concatenate([self.rating, other.rating]),
+            np.concatenate([self.timestamp, other.timestamp]),
+            self.n_users,
+            self.n_items,
+        )
+
+
+@dataclass(frozen=True)
+class UserFeatures:
+    """Side information per user, indexed by the contiguous user id.
+
+    Attributes:
+        age: int32 ``[n_users]`` age in years.
+        gender: ``[n_users]`` str, ``"M"`` or ``"F"``.
+        occupation: ``[n_users]`` str.
+        zip_code: ``[n_users]`` str (kept as text: some are not numeric).
+    """
+
+    age: np.ndarray
+    gender: np.ndarray
+    occupation: np.ndarray
+    zip_code: np.ndarray
+
+
+@dataclass(frozen=True)
+class ItemFeatures:
+    """Side information per item, indexed by the contiguous item id.
+
+    Attributes:
+        title: ``[n_items]`` str, the title without the year.
+        year: int32 ``[n_items]`` release year, 0 where unknown.
+        genres: bool ``[n_items, len(genre_names)]`` genre flags.
+        genre_names: the genre of each column.
+    """
+
+    title: np.ndarray
+    year: np.ndarray
+    genres: np.ndarray
+    genre_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded dataset: interactions plus maps back to raw ids and side information.
+
+    ``user_ids[u]`` is the raw id of contiguous user ``u`` (likewise ``item_ids``).
+    """
+
+    name: str
+    interactions: Interactions
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    users: UserFeatures | None = None
+    items: ItemFeatures | None = None
+    source: str = field(default="", compare=False)
+
+    @property
+    def n_users(self) -> int:
+        return self.interactions.n_users
+
+    @property
+    def n_items(self) -> int:
+        return self.interactions.n_items

