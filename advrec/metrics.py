@@ -174,3 +174,36 @@ def evaluate_ranking(
     if per_user:
         return {"user": users, **values}
     return {name: float(np.mean(v)) for name, v in values.items()}
+
+
+def sampled_candidates(
+    score_fn: ScoreFn,
+    target: Interactions,
+    exclude: Interactions | Iterable[Interactions] | None = None,
+    n_negatives: int = 100,
+    seed: int = 0,
+) -> ScoreFn:
+    """Wraps ``score_fn`` so each user is ranked only against ``n_negatives`` sampled items.
+
+    This is the *sampled* protocol many papers use (each user's target items plus
+    ``n_negatives`` random items they never interacted with); every other item gets the lowest
+    float32 score. It exists to show how sampled metrics overstate quality (Krichene & Rendle,
+    2020): pass the result to :func:`evaluate_ranking` and compare with full ranking.
+    """
+    n_users, n_items = target.n_users, target.n_items
+    seen = np.zeros((n_users, n_items), bool)
+    for table in [target, *_as_list(exclude)]:
+        seen[table.user, table.item] = True
+    rng = np.random.default_rng(seed)
+    keep = seen.copy()
+    for user in range(n_users):
+        unseen = np.flatnonzero(~seen[user])
+        keep[user, rng.choice(unseen, min(n_negatives, len(unseen)), replace=False)] = True
+    keep_table = tf.constant(keep)
+    lowest = float(np.finfo(np.float32).min)
+
+    def restricted(users: tf.Tensor) -> tf.Tensor:
+        scores = tf.cast(score_fn(users), tf.float32)
+        return tf.where(tf.gather(keep_table, users), scores, lowest)
+
+    return restricted

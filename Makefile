@@ -1,0 +1,53 @@
+# Two commands for a fresh machine with Python 3.11:
+#   make book   set up, execute every chapter and build the HTML book into _build/html
+#   make test   set up, then run the unit tests and the notebook tests (nbval)
+# Set-up is idempotent: the virtual environment is (re)installed only when requirements.txt or
+# pyproject.toml change, and the data step is a quick checksum check once the data is cached.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NOTEBOOKS = $(shell $(BIN)/python tests/toc.py)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: setup data book test unit notebooks lint format bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+data: $(STAMP)
+	$(BIN)/python -m advrec.data.prepare
+
+book: data
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "Open _build/html/index.html"
+
+test: unit notebooks
+
+unit: data
+	$(BIN)/python -m pytest tests -p no:cacheprovider
+
+notebooks: data
+	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider $(NOTEBOOKS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check advrec tests benchmarks
+	$(BIN)/ruff format --check advrec tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format advrec tests benchmarks
+	$(BIN)/ruff check --fix advrec tests benchmarks
+
+bench: data
+	$(BIN)/python benchmarks/bench_bpr.py
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,31 @@
+"""Shared fixtures: small synthetic data sets, and quiet TensorFlow."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from advrec.data import Interactions, random_holdout, synthetic_movielens  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset():
+    """A 300-user, 200-item data set with planted preferences (same schema as ML-100K)."""
+    return synthetic_movielens(n_users=300, n_items=200, seed=0)
+
+
+@pytest.fixture(scope="session")
+def synthetic_split(synthetic_dataset):
+    return random_holdout(synthetic_dataset.interactions, seed=0)
+
+
+@pytest.fixture
+def tiny_interactions():
+    """4 users x 6 items, hand-made: user u has items {u, u+1, u+2}."""
+    users = np.repeat(np.arange(4), 3)
+    items = np.concatenate([np.arange(u, u + 3) for u in range(4)])
+    return Interactions.from_arrays(users, items, n_users=4, n_items=6)

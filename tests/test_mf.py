@@ -1,0 +1,91 @@
+"""BPR-MF and ItemPop: the baselines train through `fit`, select on validation, and beat chance."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from advrec.losses import bpr_loss
+from advrec.metrics import evaluate_ranking
+from advrec.models import BPRMF, ItemPop
+from advrec.training import fit_ranker
+
+
+def _test_ndcg(model, split):
+    return evaluate_ranking(model.score_all, split.test, exclude=[split.train, split.valid])[
+        "ndcg@10"
+    ]
+
+
+def test_bpr_loss_matches_its_closed_form():
+    margin = tf.constant([-2.0, 0.0, 3.0])
+    expected = np.mean(-np.log(1 / (1 + np.exp(-margin.numpy()))))
+    assert float(bpr_loss(margin)) == pytest.approx(expected, rel=1e-6)
+    assert np.isfinite(float(bpr_loss(tf.constant([-1e4, 1e4]))))
+
+
+def test_itempop_ranks_by_training_popularity(tiny_interactions):
+    scores = ItemPop(tiny_interactions).score_all(tf.constant([0, 3])).numpy()
+    assert scores.shape == (2, 6)
+    assert np.array_equal(scores[0], [1, 2, 3, 3, 2, 1]) and np.array_equal(scores[0], scores[1])
+
+
+def test_score_all_agrees_with_score_pairs(synthetic_split):
+    model = BPRMF(synthetic_split.train, dim=8, seed=0)
+    users = tf.constant([0, 5, 7])
+    items = tf.constant([3, 1, 199])
+    pairs = model.score_pairs(users, items).numpy()
+    full = model.score_all(users).numpy()
+    assert np.allclose(full[np.arange(3), items.numpy()], pairs, atol=1e-5)
+
+
+def test_bprmf_beats_itempop_and_restores_best_weights(synthetic_split):
+    keras.utils.set_random_seed(0)
+    model = BPRMF(synthetic_split.train, dim=16, seed=0)
+    validation = fit_ranker(model, synthetic_split, epochs=40, batch_size=1024, verbose=0)
+    assert validation.best_epoch >= 1
+    # The weights in the model are the best validation epoch's.
+    assert validation.evaluate()["ndcg@10"] == pytest.approx(validation.best, abs=1e-6)
+    pop = _test_ndcg(ItemPop(synthetic_split.train), synthetic_split)
+    assert _test_ndcg(model, synthetic_split) > pop + 0.02
+
+
+@pytest.mark.slow
+def test_training_is_deterministic_for_a_seed(synthetic_split):
+    def train(seed):
+        keras.utils.set_random_seed(seed)
+        model = BPRMF(synthetic_split.train, dim=8, seed=seed)
+        fit_ranker(model, synthetic_split, epochs=3, batch_size=512, seed=seed, verbose=0)
+        return model.user_factors.numpy()
+
+    assert np.allclose(train(1), train(1))
+    assert not np.allclose(train(1), train(2))
+
+
+def test_every_variable_gets_a_gradient(synthetic_split):
+    model = BPRMF(synthetic_split.train, dim=8, seed=0)
+    users, items = tf.constant([0, 1, 2]), tf.constant([0, 1, 2])
+    with tf.GradientTape() as tape:
+        loss, _ = model.pairwise_loss(users, items, tf.constant([5, 6, 7]))
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert len(grads) == 3
+    assert all(float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(g)))) > 0 for g in grads)
+
+
+def test_trains_under_a_distribution_strategy(synthetic_split):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        model = BPRMF(synthetic_split.train, dim=8, seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(0.01))
+    before = model.item_factors.numpy().copy()
+    fit_ranker(model, synthetic_split, epochs=2, batch_size=512, verbose=0)
+    assert not np.allclose(before, model.item_factors.numpy())
+
+
+def test_fit_ranker_rejects_a_split_without_validation(synthetic_split):
+    from advrec.data import Split
+
+    empty = synthetic_split.valid.select(np.zeros(len(synthetic_split.valid), bool))
+    split = Split(synthetic_split.train, empty, synthetic_split.test, "none")
+    with pytest.raises(ValueError, match="no validation pairs"):
+        fit_ranker(BPRMF(split.train, dim=4), split, epochs=1, verbose=0)
