@@ -1,0 +1,344 @@
+"""A generative adversarial network as a Keras 3 model with a custom ``train_step``.
+
+Each call of ``train_step`` plays the game of Goodfellow et al. (2014, Algorithm 1) once:
+``discriminator_steps`` updates of the discriminator on the real batch and fresh fakes, then
+one update of the generator. Each player has its own gradient tape and its own optimizer, and
+the generator's fakes are computed *inside* its tape, so its gradient flows through the
+discriminator. Noise comes from a ``keras.random.SeedGenerator``, so runs are reproducible and
+the step is pure TensorFlow: it runs unchanged under ``fit`` (with ``steps_per_execution``), on a
+GPU, under a ``tf.distribute`` strategy, and under the ``mixed_float16`` policy (logits and losses
+stay float32; the optimizers are wrapped in ``LossScaleOptimizer``).
+
+Usage::
+
+    gan = GAN(mlp_generator(2, (2,)), mlp_discriminator((2,)), latent_dim=2, seed=0)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    gan.fit(real_samples, batch_size=256, epochs=10)
+    fakes = gan.sample(1000)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from advrec.losses import DiscriminatorLoss, GeneratorLoss, gan_objective
+
+
+def mlp_generator(
+    latent_dim: int,
+    output_shape: Sequence[int],
+    hidden_units: Sequence[int] = (64, 64),
+    output_activation: str | None = None,
+    name: str = "generator",
+) -> keras.Model:
+    """A multilayer perceptron ``z (batch, latent_dim) -> x (batch, *output_shape)``."""
+    output_shape = tuple(int(d) for d in output_shape)
+    output_size = 1
+    for dim in output_shape:
+        output_size *= dim
+    noise = keras.Input(shape=(latent_dim,), name="noise")
+    hidden = noise
+    for units in hidden_units:
+        hidden = keras.layers.Dense(units, activation="relu")(hidden)
+    flat = keras.layers.Dense(output_size, activation=output_activation)(hidden)
+    sample = keras.layers.Reshape(output_shape)(flat)
+    return keras.Model(noise, sample, name=name)
+
+
+def mlp_discriminator(
+    input_shape: Sequence[int],
+    hidden_units: Sequence[int] = (64, 64),
+    activation: str = "relu",
+    name: str = "discriminator",
+) -> keras.Model:
+    """A multilayer perceptron ``x (batch, *input_shape) -> logit (batch, 1)``.
+
+    Inputs of any shape are flattened first (the source article applied ``Dense`` to 28x28x1
+    images directly). The output is a logit -- no sigmoid -- computed in float32, so the losses
+    in :mod:`advrec.losses` stay numerically stable under mixed precision.
+    """
+    sample = keras.Input(shape=tuple(input_shape), name="sample")
+    hidden = keras.layers.Flatten()(sample)
+    for units in hidden_units:
+        hidden = keras.layers.Dense(units, activation=activation)(hidden)
+    logit = keras.layers.Dense(1, dtype="float32", name="logit")(hidden)
+    return keras.Model(sample, logit, name=name)
+
+
+class GAN(keras.Model):
+    """Generator and discriminator trained against each other by ``fit``.
+
+    Args:
+        generator: maps noise ``(batch, latent_dim)`` to samples ``(batch, *data_shape)``.
+        discriminator: maps samples ``(batch, *data_shape)`` to logits ``(batch, 1)``.
+        latent_dim: size of the standard-normal noise vector ``z``.
+        discriminator_steps: discriminator updates per generator update (``k`` in
+            Goodfellow et al., 2014); each uses the same real batch and fresh noise.
+        seed: seed of the noise; ``None`` draws one at random.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        latent_dim: int,
+        discriminator_steps: int = 1,
+        seed: int | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if int(latent_dim) < 1:
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")
+        if int(discriminator_steps) < 1:
+            raise ValueError(
+                f"discriminator_steps must be a positive integer, got {discriminator_steps!r}."
+            )
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.discriminator_steps = int(discriminator_steps)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.discriminator_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.generator_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.real_score_tracker = keras.metrics.Mean(name="d_real")
+        self.fake_score_tracker = keras.metrics.Mean(name="d_fake")
+        # Both players are built functional models, so the GAN is built too: `fit` must not
+        # try to build it by calling it on the data (the data are samples, not noise).
+        self.built = generator.built and discriminator.built
+
+    def compile(
+        self,
+        discriminator_optimizer: keras.optimizers.Optimizer,
+        generator_optimizer: keras.optimizers.Optimizer,
+        objective: str | tuple[DiscriminatorLoss, GeneratorLoss] = "non_saturating",
+        **kwargs,
+    ) -> None:
+        """Set the two optimizers and the losses.
+
+        Args:
+            discriminator_optimizer: updates the discriminator only.
+            generator_optimizer: updates the generator only (must be a different object).
+            objective: ``"non_saturating"`` (default), ``"minimax"``, ``"article"`` (the source
+                article's incorrect loss, for demonstrations), or a pair of callables
+                ``(discriminator_loss(real_logits, fake_logits), generator_loss(fake_logits))``.
+            **kwargs: passed to ``keras.Model.compile`` (e.g. ``steps_per_execution``).
+        """
+        if discriminator_optimizer is generator_optimizer:
+            raise ValueError(
+                "The discriminator and the generator need separate optimizer objects (each "
+                "keeps its own moments and step count); create two, e.g. keras.optimizers.Adam() "
+                "twice."
+            )
+        super().compile(**kwargs)
+        if isinstance(objective, str):
+            discriminator_loss, generator_loss = gan_objective(objective)
+        else:
+            discriminator_loss, generator_loss = objective
+        if self.dtype_policy.name == "mixed_float16":
+            discriminator_optimizer = _with_loss_scaling(discriminator_optimizer)
+            generator_optimizer = _with_loss_scaling(generator_optimizer)
+        self.discriminator_optimizer = discriminator_optimizer
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_loss = discriminator_loss
+        self.generator_loss = generator_loss
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return [
+            self.discriminator_loss_tracker,
+            self.generator_loss_tracker,
+            self.real_score_tracker,
+            self.fake_score_tracker,
+        ]
+
+    def call(self, noise: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Generate samples ``(batch, *data_shape)`` from noise ``(batch, latent_dim)``."""
+        return self.generator(noise, training=training)
+
+    def sample_noise(self, batch_size: int | tf.Tensor) -> tf.Tensor:
+        """Standard-normal noise ``(batch_size, latent_dim)`` from the model's seed generator."""
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def sample(self, num_samples: int) -> tf.Tensor:
+        """Draw ``num_samples`` generated samples ``(num_samples, *data_shape)``."""
+        return self.generator(self.sample_noise(num_samples), training=False)
+
+    # --- one player's gradient each -----------------------------------------------------------
+
+    def discriminator_gradients(
+        self, real: tf.Tensor, noise: tf.Tensor
+    ) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Gradient of the discriminator loss w.r.t. the discriminator's variables only.
+
+        Args:
+            real: ``(batch, *data_shape)`` real samples.
+            noise: ``(batch, latent_dim)`` noise for the fakes.
+
+        Returns:
+            (gradients aligned with ``discriminator.trainable_variables``, loss,
+            real logits ``(batch, 1)``, fake logits ``(batch, 1)``).
+        """
+        fake = self.generator(noise, training=True)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(real, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            loss = self.discriminator_loss(real_logits, fake_logits)
+            scaled = self.discriminator_optimizer.scale_loss(_per_replica(loss))
+        gradients = tape.gradient(scaled, self.discriminator.trainable_variables)
+        return gradients, loss, real_logits, fake_logits
+
+    def generator_gradients(self, noise: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor]:
+        """Gradient of the generator loss w.r.t. the generator's variables only.
+
+        The fakes are generated inside the tape, so the gradient flows from the
+        discriminator's logits back into the generator.
+
+        Args:
+            noise: ``(batch, latent_dim)``.
+
+        Returns:
+            (gradients aligned with ``generator.trainable_variables``, loss).
+        """
+        with tf.GradientTape() as tape:
+            fake = self.generator(noise, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            loss = self.generator_loss(fake_logits)
+            scaled = self.generator_optimizer.scale_loss(_per_replica(loss))
+        gradients = tape.gradient(scaled, self.generator.trainable_variables)
+        return gradients, loss
+
+    # --- the game -----------------------------------------------------------------------------
+
+    def discriminator_step(self, real: tf.Tensor) -> tf.Tensor:
+        """One discriminator update on ``real (batch, *data_shape)``; returns its loss."""
+        noise = self.sample_noise(tf.shape(real)[0])
+        gradients, loss, real_logits, fake_logits = self.discriminator_gradients(real, noise)
+        self.discriminator_optimizer.apply_gradients(
+            zip(gradients, self.discriminator.trainable_variables, strict=True)
+        )
+        self.real_score_tracker.update_state(tf.sigmoid(real_logits))
+        self.fake_score_tracker.update_state(tf.sigmoid(fake_logits))
+        return loss
+
+    def generator_step(self, batch_size: int | tf.Tensor) -> tf.Tensor:
+        """One generator update on ``batch_size`` fresh fakes; returns its loss."""
+        gradients, loss = self.generator_gradients(self.sample_noise(batch_size))
+        self.generator_optimizer.apply_gradients(
+            zip(gradients, self.generator.trainable_variables, strict=True)
+        )
+        return loss
+
+    def train_step(self, data) -> dict[str, tf.Tensor]:
+        real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        for _ in range(self.discriminator_steps):  # unrolled when traced: k is a Python int
+            discriminator_loss = self.discriminator_step(real)
+            self.discriminator_loss_tracker.update_state(discriminator_loss)
+        generator_loss = self.generator_step(tf.shape(real)[0])
+        self.generator_loss_tracker.update_state(generator_loss)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+
+def _per_replica(loss: tf.Tensor) -> tf.Tensor:
+    """Divide a per-replica mean loss by the number of replicas, so summed gradients average."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
+
+
+def _with_loss_scaling(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """Wrap ``optimizer`` in a ``LossScaleOptimizer`` unless it already is one."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer)
+
+
+# --- a toy benchmark and its quality measures --------------------------------------------------
+
+
+def ring_centers(num_modes: int = 8, radius: float = 2.0) -> np.ndarray:
+    """Centres ``(num_modes, 2)`` of modes spaced evenly on a circle of ``radius``."""
+    angles = 2.0 * np.pi * np.arange(num_modes) / num_modes
+    return radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
+def ring_of_gaussians(
+    num_samples: int,
+    num_modes: int = 8,
+    radius: float = 2.0,
+    std: float = 0.05,
+    seed: int = 0,
+) -> np.ndarray:
+    """Samples ``(num_samples, 2)`` float32 from an equal mixture of Gaussians on a ring.
+
+    The standard mode-collapse benchmark (Metz et al., 2017; Srivastava et al., 2017).
+    """
+    if num_samples < 1 or num_modes < 1 or std <= 0:
+        raise ValueError(
+            f"Need num_samples >= 1, num_modes >= 1 and std > 0; got {num_samples}, "
+            f"{num_modes}, {std}."
+        )
+    rng = np.random.default_rng(seed)
+    modes = rng.integers(0, num_modes, size=num_samples)
+    centers = ring_centers(num_modes, radius)
+    return (centers[modes] + std * rng.normal(size=(num_samples, 2))).astype(np.float32)
+
+
+def mode_coverage(
+    samples: np.ndarray,
+    centers: np.ndarray,
+    std: float,
+    min_share: float = 0.01,
+) -> tuple[int, float]:
+    """How many modes a generator covers, and how many of its samples are good.
+
+    A sample is *high quality* when it lies within ``3 * std`` of its nearest centre; a mode is
+    *covered* when at least ``min_share`` of all samples are high-quality samples of that mode.
+
+    Args:
+        samples: ``(n, d)`` generated samples.
+        centers: ``(modes, d)`` centres of the true mixture components.
+        std: standard deviation of each component.
+        min_share: share of the samples a mode needs to count as covered.
+
+    Returns:
+        (number of covered modes, share of high-quality samples in [0, 1]).
+    """
+    samples, centers = np.asarray(samples, np.float64), np.asarray(centers, np.float64)
+    if samples.ndim != 2 or centers.ndim != 2 or samples.shape[1] != centers.shape[1]:
+        raise ValueError(
+            f"samples (n, d) and centers (modes, d) must share d; got shapes {samples.shape} "
+            f"and {centers.shape}."
+        )
+    distances = np.linalg.norm(samples[:, None, :] - centers[None, :, :], axis=-1)
+    nearest = distances.argmin(axis=1)
+    high_quality = distances.min(axis=1) < 3.0 * std
+    per_mode = np.bincount(nearest[high_quality], minlength=len(centers))
+    covered = int(np.sum(per_mode >= min_share * len(samples)))
+    return covered, float(high_quality.mean())
+
+
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets ``(n, d)`` and ``(m, d)``.
+
+    ``||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^{1/2})`` (Heusel et al., 2017), the FID
+    formula; with features from a small classifier instead of Inception it is *a* Fréchet
+    distance, comparable only within one feature extractor.
+    """
+    features_a = np.asarray(features_a, np.float64)
+    features_b = np.asarray(features_b, np.float64)
+    if features_a.ndim != 2 or features_b.ndim != 2 or features_a.shape[1] != features_b.shape[1]:
+        raise ValueError(
+            f"Both feature sets must be (n, d) with the same d; got {features_a.shape} and "
+            f"{features_b.shape}."
+        )
+    mean_a, mean_b = features_a.mean(axis=0), features_b.mean(axis=0)
+    cov_a = np.atleast_2d(np.cov(features_a, rowvar=False))
+    cov_b = np.atleast_2d(np.cov(features_b, rowvar=False))
+    # tr((S_a S_b)^{1/2}) = sum of sqrt of the eigenvalues of S_a S_b (real, >= 0 in theory).
+    eigenvalues = np.linalg.eigvals(cov_a @ cov_b)
+    trace_sqrt = np.sum(np.sqrt(np.clip(eigenvalues.real, 0.0, None)))
+    distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt
+    return float(max(distance, 0.0))
