@@ -1,0 +1,126 @@
+"""Training batches: ``positive_pairs`` (epoch coverage, reshuffling, determinism) and the
+in-graph ``NegativeSampler`` (never a training positive, uniform over the rest)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from advrec.data import Interactions, NegativeSampler, positive_pairs
+
+
+def random_table(n_users: int, n_items: int, density: float, seed: int = 0) -> Interactions:
+    """Every user gets ``density * n_items`` distinct random items (at least one free item)."""
+    rng = np.random.default_rng(seed)
+    per_user = max(1, min(n_items - 1, round(density * n_items)))
+    users = np.repeat(np.arange(n_users), per_user)
+    items = np.concatenate([rng.choice(n_items, per_user, replace=False) for _ in range(n_users)])
+    return Interactions.from_arrays(users, items, n_users=n_users, n_items=n_items)
+
+
+def epochs_of(dataset: tf.data.Dataset, n_epochs: int) -> list[np.ndarray]:
+    """The keys ``user * 10**6 + item`` of each epoch, in the order they were yielded."""
+    epochs = []
+    for _ in range(n_epochs):
+        keys = [
+            users.numpy().astype(np.int64) * 10**6 + items.numpy() for ((users, items),) in dataset
+        ]
+        epochs.append(np.concatenate(keys))
+    return epochs
+
+
+@pytest.fixture(scope="module")
+def table() -> Interactions:
+    return random_table(n_users=23, n_items=17, density=0.3)
+
+
+def test_positive_pairs_cover_every_pair_once_per_epoch(table):
+    dataset = positive_pairs(table, batch_size=16, seed=3)
+    expected = np.sort(table.user.astype(np.int64) * 10**6 + table.item)
+    for keys in epochs_of(dataset, 3):
+        np.testing.assert_array_equal(np.sort(keys), expected)
+
+
+def test_positive_pairs_batch_shapes(table):
+    batches = [users.shape[0] for ((users, _),) in positive_pairs(table, batch_size=16)]
+    assert batches == [16] * (len(table) // 16) + [len(table) % 16] * bool(len(table) % 16)
+
+
+def test_positive_pairs_reshuffle_every_epoch_and_repeat(table):
+    epochs = epochs_of(positive_pairs(table, batch_size=16, seed=3), 3)
+    assert not np.array_equal(epochs[0], epochs[1])
+    assert not np.array_equal(epochs[1], epochs[2])
+    # ``fit`` trains on ``dataset.repeat()``: each pass is an epoch, still reshuffled.
+    repeated = positive_pairs(table, batch_size=16, seed=3).repeat(2)
+    keys = epochs_of(repeated, 1)[0]
+    first, second = keys[: len(table)], keys[len(table) :]
+    np.testing.assert_array_equal(np.sort(first), np.sort(second))
+    assert not np.array_equal(first, second)
+
+
+def test_positive_pairs_deterministic_in_seed(table):
+    same = epochs_of(positive_pairs(table, batch_size=16, seed=5), 2)
+    again = epochs_of(positive_pairs(table, batch_size=16, seed=5), 2)
+    other = epochs_of(positive_pairs(table, batch_size=16, seed=6), 2)
+    for a, b in zip(same, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(same[0], other[0])
+
+
+def test_positive_pairs_without_shuffle_keeps_order(table):
+    keys = epochs_of(positive_pairs(table, batch_size=16, shuffle=False), 1)[0]
+    np.testing.assert_array_equal(keys, table.user.astype(np.int64) * 10**6 + table.item)
+
+
+@pytest.mark.parametrize("bad", [0, -3])
+def test_positive_pairs_rejects_bad_batch_size(table, bad):
+    with pytest.raises(ValueError, match="batch_size"):
+        positive_pairs(table, batch_size=bad)
+
+
+@pytest.mark.parametrize("bitset_limit_bytes", [64 << 20, 0], ids=["bitset", "binary-search"])
+def test_negative_sampler_never_returns_a_positive_and_is_uniform(bitset_limit_bytes):
+    # Dense-ish: each user has 60% of the items, so a naive draw hits a positive 60% of the time.
+    table = random_table(n_users=12, n_items=25, density=0.6, seed=1)
+    # Enough draws that falling back to a positive (probability 0.6**40 per draw) cannot happen.
+    sampler = NegativeSampler(table, max_draws=40, bitset_limit_bytes=bitset_limit_bytes)
+    assert sampler.uses_bitset == (bitset_limit_bytes > 0)
+    positives = np.zeros((table.n_users, table.n_items), bool)
+    positives[table.user, table.item] = True
+
+    draws_per_user = 2000
+    users = tf.constant(np.repeat(np.arange(table.n_users), draws_per_user), tf.int32)
+    seed = keras.random.SeedGenerator(7)
+    negatives = tf.function(lambda u: sampler(u, seed))(users).numpy()
+    assert negatives.dtype == np.int32 and negatives.shape == users.shape
+
+    counts = np.zeros((table.n_users, table.n_items))
+    np.add.at(counts, (users.numpy(), negatives), 1)
+    assert counts[positives].sum() == 0, "a training positive was returned as a negative"
+    # Uniform over each user's free items: chi-square over all users, 0.1% critical value.
+    free = ~positives
+    expected = draws_per_user / free.sum(axis=1, keepdims=True)
+    chi2 = (((counts - expected) ** 2 / expected)[free]).sum()
+    dof = int(free.sum()) - table.n_users
+    assert chi2 < dof + 3.1 * np.sqrt(2 * dof), f"chi2 {chi2:.1f} with {dof} dof"
+
+
+def test_is_positive_matches_the_table(table):
+    for limit in (64 << 20, 0):
+        sampler = NegativeSampler(table, bitset_limit_bytes=limit)
+        users, items = np.meshgrid(np.arange(table.n_users), np.arange(table.n_items))
+        got = sampler.is_positive(
+            tf.constant(users.ravel(), tf.int32), tf.constant(items.ravel(), tf.int32)
+        ).numpy()
+        want = np.zeros((table.n_users, table.n_items), bool)
+        want[table.user, table.item] = True
+        np.testing.assert_array_equal(got, want[users.ravel(), items.ravel()])
+
+
+def test_negative_sampler_draws_change_between_calls(table):
+    sampler = NegativeSampler(table)
+    seed = keras.random.SeedGenerator(0)
+    users = tf.zeros([200], tf.int32)
+    assert not np.array_equal(sampler(users, seed).numpy(), sampler(users, seed).numpy())
