@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from advrec.losses import DiscriminatorLoss, GeneratorLoss, gan_objective
+from advrec.losses import DiscriminatorLoss, GeneratorLoss, gan_objective, scale_for_replicas
 
 
 def mlp_generator(
@@ -187,7 +187,7 @@ class GAN(keras.Model):
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
             loss = self.discriminator_loss(real_logits, fake_logits)
-            scaled = self.discriminator_optimizer.scale_loss(_per_replica(loss))
+            scaled = self.discriminator_optimizer.scale_loss(scale_for_replicas(loss))
         gradients = tape.gradient(scaled, self.discriminator.trainable_variables)
         return gradients, loss, real_logits, fake_logits
 
@@ -207,7 +207,7 @@ class GAN(keras.Model):
             fake = self.generator(noise, training=True)
             fake_logits = self.discriminator(fake, training=True)
             loss = self.generator_loss(fake_logits)
-            scaled = self.generator_optimizer.scale_loss(_per_replica(loss))
+            scaled = self.generator_optimizer.scale_loss(scale_for_replicas(loss))
         gradients = tape.gradient(scaled, self.generator.trainable_variables)
         return gradients, loss
 
@@ -240,12 +240,6 @@ class GAN(keras.Model):
         generator_loss = self.generator_step(tf.shape(real)[0])
         self.generator_loss_tracker.update_state(generator_loss)
         return {metric.name: metric.result() for metric in self.metrics}
-
-
-def _per_replica(loss: tf.Tensor) -> tf.Tensor:
-    """Divide a per-replica mean loss by the number of replicas, so summed gradients average."""
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return loss / replicas if replicas > 1 else loss
 
 
 def _with_loss_scaling(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:

@@ -172,3 +172,12 @@ def bpr_loss(margin: tf.Tensor) -> tf.Tensor:
         float32 scalar, computed as ``mean softplus(-margin)`` so it stays finite.
     """
     return tf.reduce_mean(tf.nn.softplus(-tf.cast(margin, tf.float32)))
+
+
+# --- distribution ------------------------------------------------------------------------------
+
+
+def scale_for_replicas(loss: tf.Tensor) -> tf.Tensor:
+    """Divides a per-replica mean loss by the replica count, so summed gradients average."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss

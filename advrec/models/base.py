@@ -12,13 +12,7 @@ import tensorflow as tf
 
 from advrec.data.interactions import Interactions
 from advrec.data.sampling import NegativeSampler
-from advrec.losses import bpr_loss
-
-
-def scale_for_replicas(loss: tf.Tensor) -> tf.Tensor:
-    """Divides a per-replica mean loss by the replica count, so summed gradients average."""
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
+from advrec.losses import bpr_loss, scale_for_replicas
 
 
 def dense_gradients(gradients: list) -> list:
