@@ -48,6 +48,7 @@ format: $(STAMP)
 
 bench: data
 	$(BIN)/python benchmarks/bench_bpr.py
+	$(BIN)/python benchmarks/bench_apr.py
 
 clean:
 	rm -rf _build .pytest_cache

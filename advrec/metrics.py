@@ -31,7 +31,7 @@ def _as_list(tables: Interactions | Iterable[Interactions] | None) -> list[Inter
     return list(tables)
 
 
-def _items_by_user(tables: list[Interactions], n_users: int) -> tf.RaggedTensor:
+def items_by_user(tables: list[Interactions], n_users: int) -> tf.RaggedTensor:
     """int32 ragged ``[n_users, None]``: the items of each user across ``tables``."""
     if tables:
         user = np.concatenate([t.user for t in tables])
@@ -44,7 +44,7 @@ def _items_by_user(tables: list[Interactions], n_users: int) -> tf.RaggedTensor:
     )
 
 
-def _batch_mask(items: tf.RaggedTensor, users: tf.Tensor, n_items: int) -> tf.Tensor:
+def batch_mask(items: tf.RaggedTensor, users: tf.Tensor, n_items: int) -> tf.Tensor:
     """bool ``[B, n_items]``: True where the user (row of ``users``) has the item."""
     rows = tf.gather(items, users)
     indices = tf.stack([rows.value_rowids(), tf.cast(rows.flat_values, tf.int64)], axis=1)
@@ -108,8 +108,8 @@ def _batch_metrics(
         tf.cast(scores, tf.float32), "score_fn returned NaN or infinite scores."
     )
     n_items = tf.shape(scores)[1]
-    excluded = _batch_mask(excluded_items, users, n_items)
-    relevant = _batch_mask(relevant_items, users, n_items)
+    excluded = batch_mask(excluded_items, users, n_items)
+    relevant = batch_mask(relevant_items, users, n_items)
     return _ranking_metrics_for_batch(scores, excluded, relevant, ks, with_auc)
 
 
@@ -154,8 +154,8 @@ def evaluate_ranking(
                 "never be ranked; evaluate on a split whose parts are disjoint."
             )
     n_users, n_items = target.n_users, target.n_items
-    excluded_items = _items_by_user(excluded_tables, n_users)
-    relevant_items = _items_by_user([target], n_users)
+    excluded_items = items_by_user(excluded_tables, n_users)
+    relevant_items = items_by_user([target], n_users)
     users = np.unique(target.user).astype(np.int32)
 
     parts: dict[str, list[np.ndarray]] = {}

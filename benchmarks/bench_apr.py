@@ -59,7 +59,7 @@ def main() -> None:
         "apr": AMF(split.train, epsilon=args.epsilon, adversarial_weight=1.0, seed=0),
     }
     timers = {name: EpochTimer() for name in models}
-    for name, model in models.items():
+    for model in models.values():
         model.compile(optimizer=keras.optimizers.Adam(0.01))
         model.fit(data, epochs=1, verbose=0)  # warm-up: traces the step
     for _ in range(args.epochs):

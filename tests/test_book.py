@@ -58,3 +58,15 @@ def test_notebooks_are_committed_with_outputs_and_no_errors():
         assert any(c.get("outputs") for c in cells), f"{notebook.name} has no stored outputs"
         errors = [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
         assert not errors, f"{notebook.name} stores an error output"
+
+
+def test_glued_numbers_are_plain_numbers():
+    # myst-nb formats {glue:text}`name:.3f` by parsing the stored text; a numpy scalar is stored
+    # as "np.float64(...)", which fails the book build. Glue float(x) instead.
+    for notebook in toc_notebooks(ROOT / "_toc.yml"):
+        for cell in json.loads(notebook.read_text())["cells"]:
+            for output in cell.get("outputs", []):
+                text = "".join(
+                    output.get("data", {}).get("application/papermill.record/text/plain", "")
+                )
+                assert not text.startswith(("np.", "array(")), f"{notebook.name}: glued {text}"

@@ -9,6 +9,9 @@ from advrec.data.interactions import Interactions
 from advrec.losses import bpr_loss
 from advrec.models.base import PairwiseRanker
 
+BatchRows = tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]
+"""``(p, q_pos, q_neg, b_pos, b_neg)``: a batch's user and item rows and item biases."""
+
 
 class BPRMF(PairwiseRanker):
     """Score ``x_ui = p_u · q_i + b_i`` with user factors ``P [n_users, dim]``, item factors
@@ -61,35 +64,34 @@ class BPRMF(PairwiseRanker):
         p = tf.gather(self.user_factors, users)
         return tf.matmul(p, self.item_factors, transpose_b=True) + self.item_bias
 
-    def pairwise_loss(self, users, positives, negatives):
-        """BPR loss + L2 penalty of the batch, gathering each embedding row once.
+    def gather_batch(
+        self, users: tf.Tensor, positives: tf.Tensor, negatives: tf.Tensor
+    ) -> BatchRows:
+        """The batch's rows ``p, q_pos, q_neg`` (``[B, dim]``) and ``b_pos, b_neg`` (``[B]``).
 
-        Equal to :meth:`PairwiseRanker.pairwise_loss`, but one gather per table instead of
-        one per term halves the rows the embedding gradients carry (the main cost of a CPU
-        step). A subclass that redefines ``score_pairs`` or ``regularization`` gets the generic
-        loss built from them.
+        One gather per table: half the rows a gather per term would give the embedding
+        gradients to carry (the main cost of a CPU step).
         """
-        if (
-            type(self).score_pairs is not BPRMF.score_pairs
-            or type(self).regularization is not BPRMF.regularization
-        ):
-            return super().pairwise_loss(users, positives, negatives)
-        p = tf.gather(self.user_factors, users)  # [B, dim]
         items = tf.concat([positives, negatives], axis=0)  # [2B]
-        qi, qj = tf.split(tf.gather(self.item_factors, items), 2, axis=0)  # [B, dim] each
-        bi, bj = tf.split(tf.gather(self.item_bias, items), 2, axis=0)  # [B] each
-        margin = tf.reduce_sum(p * (qi - qj), axis=-1) + bi - bj
-        loss = bpr_loss(margin)
-        if self.l2:
-            squared = tf.reduce_sum(p * p + qi * qi + qj * qj, axis=-1)
-            loss = loss + self.l2 * tf.reduce_mean(squared)
-        return loss, {}
+        q_pos, q_neg = tf.split(tf.gather(self.item_factors, items), 2, axis=0)
+        b_pos, b_neg = tf.split(tf.gather(self.item_bias, items), 2, axis=0)
+        return tf.gather(self.user_factors, users), q_pos, q_neg, b_pos, b_neg
 
-    def regularization(self, users, positives, negatives):
+    @staticmethod
+    def margin(p, q_pos, q_neg, b_pos, b_neg) -> tf.Tensor:
+        """float32 ``[B]``: score of the positive minus score of the negative, from the rows."""
+        return tf.reduce_sum(p * (q_pos - q_neg), axis=-1) + b_pos - b_neg
+
+    def penalty(self, rows: BatchRows) -> tf.Tensor:
+        """Scalar ``l2 * mean(|p|^2 + |q_pos|^2 + |q_neg|^2)`` over the batch's rows."""
+        p, q_pos, q_neg, _, _ = rows
         if not self.l2:
             return tf.constant(0.0)
-        p = tf.gather(self.user_factors, users)
-        qi = tf.gather(self.item_factors, positives)
-        qj = tf.gather(self.item_factors, negatives)
-        squared = tf.reduce_sum(p * p + qi * qi + qj * qj, axis=-1)
-        return self.l2 * tf.reduce_mean(squared)
+        return self.l2 * tf.reduce_mean(
+            tf.reduce_sum(p * p + q_pos * q_pos + q_neg * q_neg, axis=-1)
+        )
+
+    def pairwise_loss(self, users, positives, negatives):
+        """BPR loss plus the l2 penalty of the batch's rows."""
+        rows = self.gather_batch(users, positives, negatives)
+        return bpr_loss(self.margin(*rows)) + self.penalty(rows), {}

@@ -1,0 +1,323 @@
+"""Adversarial perturbations of a trained matrix-factorisation model's embeddings.
+
+The attacker moves every user row of ``P`` and item row of ``Q`` by at most ``epsilon`` (l2 norm
+per row) in the direction that increases the BPR loss on the *training* pairs, as in He et al.
+(SIGIR 2018), and the perturbed model is evaluated like any other (:func:`perturbed_score_all`
+returns a ``score_fn`` for :func:`advrec.metrics.evaluate_ranking`). The model's weights are never
+changed: the attacks work on copies of its tables.
+
+- :func:`fgsm_perturbation` -- one step, ``Δ = ε · g / ‖g‖`` per table row (Goodfellow et al.,
+  2015, with the per-row normalisation of APR's released code).
+- :func:`iterative_perturbation` -- several steps of size ``α`` along the normalised gradient at
+  the current perturbed point, each followed by a projection of every row back onto the ε-ball
+  (projected gradient ascent, as in Madry et al., 2018).
+
+The model must expose ``user_factors [n_users, dim]``, ``item_factors [n_items, dim]`` and
+``item_bias [n_items]`` and score ``x_ui = p_u · q_i + b_i`` (BPR-MF and AMF do); the item bias is
+not perturbed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from advrec.data.interactions import Interactions
+from advrec.data.sampling import NegativeSampler
+from advrec.data.splits import Split
+from advrec.losses import bpr_loss
+from advrec.metrics import ScoreFn, evaluate_ranking
+
+ATTACKS = ("fgsm", "iterative")
+
+
+@dataclass(frozen=True)
+class FactorTables:
+    """Copies of a model's tables: ``users [n_users, dim]``, ``items [n_items, dim]``,
+    ``item_bias [n_items]`` (float32 tensors, detached from the model's variables)."""
+
+    users: tf.Tensor
+    items: tf.Tensor
+    item_bias: tf.Tensor
+
+    @classmethod
+    def of(cls, model) -> FactorTables:
+        """Copies the tables of a model with ``user_factors``, ``item_factors``, ``item_bias``."""
+        missing = [
+            name
+            for name in ("user_factors", "item_factors", "item_bias")
+            if not hasattr(model, name)
+        ]
+        if missing:
+            raise TypeError(
+                f"{type(model).__name__} has no {', '.join(missing)}: the embedding attacks "
+                "need a matrix-factorisation model such as advrec.models.BPRMF or AMF."
+            )
+        return cls(
+            tf.identity(tf.convert_to_tensor(model.user_factors)),
+            tf.identity(tf.convert_to_tensor(model.item_factors)),
+            tf.identity(tf.convert_to_tensor(model.item_bias)),
+        )
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """Additive perturbation of the factor tables: ``users [n_users, dim]``,
+    ``items [n_items, dim]`` (float32)."""
+
+    users: tf.Tensor
+    items: tf.Tensor
+
+    def max_row_norm(self) -> float:
+        """Largest l2 norm of a perturbed row (at most ε for the attacks here)."""
+        norms = [tf.reduce_max(tf.norm(t, axis=-1)) for t in (self.users, self.items)]
+        return float(tf.reduce_max(tf.stack(norms)))
+
+
+def training_triples(
+    train: Interactions, seed: int = 0, negatives_per_pair: int = 1
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The attacker's data: every training pair with sampled negatives (deterministic in ``seed``).
+
+    Returns int32 ``users, positives, negatives``, each ``[len(train) * negatives_per_pair]``.
+    """
+    if len(train) == 0:
+        raise ValueError("the training table is empty: the attack needs training pairs.")
+    if negatives_per_pair < 1:
+        raise ValueError(f"negatives_per_pair must be at least 1, got {negatives_per_pair}.")
+    users = tf.constant(np.tile(train.user, negatives_per_pair), tf.int32)
+    positives = tf.constant(np.tile(train.item, negatives_per_pair), tf.int32)
+    negatives = NegativeSampler(train)(users, keras.random.SeedGenerator(seed))
+    return users, positives, negatives
+
+
+def bpr_loss_of_tables(
+    tables: FactorTables,
+    perturbation: Perturbation,
+    triples: tuple[tf.Tensor, tf.Tensor, tf.Tensor],
+) -> tf.Tensor:
+    """Scalar BPR loss of ``triples`` scored with the tables moved by ``perturbation``."""
+    users, positives, negatives = triples
+    p = tf.gather(tables.users + perturbation.users, users)
+    q = tables.items + perturbation.items
+    margin = tf.reduce_sum(p * (tf.gather(q, positives) - tf.gather(q, negatives)), axis=-1)
+    margin += tf.gather(tables.item_bias, positives) - tf.gather(tables.item_bias, negatives)
+    return bpr_loss(margin)
+
+
+@tf.function(reduce_retracing=True)
+def _normalized_gradients(
+    users_table: tf.Tensor,
+    items_table: tf.Tensor,
+    item_bias: tf.Tensor,
+    delta_users: tf.Tensor,
+    delta_items: tf.Tensor,
+    users: tf.Tensor,
+    positives: tf.Tensor,
+    negatives: tf.Tensor,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Row-normalised gradient of the BPR loss w.r.t. the perturbation (traced once per shape)."""
+    tables = FactorTables(users_table, items_table, item_bias)
+    with tf.GradientTape() as tape:
+        tape.watch([delta_users, delta_items])
+        loss = bpr_loss_of_tables(
+            tables, Perturbation(delta_users, delta_items), (users, positives, negatives)
+        )
+    gradients = tape.gradient(loss, [delta_users, delta_items])
+    return tuple(tf.math.l2_normalize(tf.convert_to_tensor(g), axis=-1) for g in gradients)
+
+
+def _ascent_direction(
+    tables: FactorTables, perturbation: Perturbation, triples
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Row-normalised gradient of the BPR loss w.r.t. the perturbation: ``[n_users, dim]``,
+    ``[n_items, dim]`` (zero rows where the gradient is zero)."""
+    return _normalized_gradients(
+        tables.users,
+        tables.items,
+        tables.item_bias,
+        perturbation.users,
+        perturbation.items,
+        *triples,
+    )
+
+
+def _project_rows(delta: tf.Tensor, epsilon: float) -> tf.Tensor:
+    """Scales down every row of ``delta [n, dim]`` whose l2 norm exceeds ``epsilon``."""
+    return tf.clip_by_norm(delta, epsilon, axes=[-1])
+
+
+def _check_epsilon(epsilon: float) -> float:
+    epsilon = float(epsilon)
+    if not np.isfinite(epsilon) or epsilon < 0:
+        raise ValueError(
+            f"epsilon is a perturbation norm: give a finite value >= 0, got {epsilon}."
+        )
+    return epsilon
+
+
+def fgsm_perturbation(
+    model,
+    train: Interactions,
+    epsilon: float,
+    seed: int = 0,
+    negatives_per_pair: int = 1,
+    triples: tuple[tf.Tensor, tf.Tensor, tf.Tensor] | None = None,
+) -> Perturbation:
+    """One-step attack ``Δ = ε · g / ‖g‖`` per row, ``g`` the BPR loss gradient on ``train``.
+
+    Args:
+        model: a BPR-MF-like model (see the module docstring); it is not modified.
+        train: the training pairs the attacker knows.
+        epsilon: l2 norm of each perturbed row.
+        seed, negatives_per_pair: see :func:`training_triples`.
+        triples: the attacker's ``(users, positives, negatives)``, if already drawn (then
+            ``train``, ``seed`` and ``negatives_per_pair`` are not used).
+    """
+    epsilon = _check_epsilon(epsilon)
+    tables = FactorTables.of(model)
+    zero = Perturbation(tf.zeros_like(tables.users), tf.zeros_like(tables.items))
+    if triples is None:
+        triples = training_triples(train, seed, negatives_per_pair)
+    d_users, d_items = _ascent_direction(tables, zero, triples)
+    return Perturbation(epsilon * d_users, epsilon * d_items)
+
+
+def iterative_perturbation(
+    model,
+    train: Interactions,
+    epsilon: float,
+    steps: int = 10,
+    step_size: float | None = None,
+    seed: int = 0,
+    negatives_per_pair: int = 1,
+    triples: tuple[tf.Tensor, tf.Tensor, tf.Tensor] | None = None,
+) -> Perturbation:
+    """Multi-step attack: ``Δ ← Π_ε(Δ + α · g(Θ + Δ) / ‖g(Θ + Δ)‖)`` per row, ``steps`` times.
+
+    Args:
+        model, train, epsilon, seed, negatives_per_pair, triples: as for
+            :func:`fgsm_perturbation`.
+        steps: number of ascent steps (1 with ``step_size = epsilon`` is FGSM).
+        step_size: ``α``; default ``2.5 · epsilon / steps`` (Madry et al., 2018).
+    """
+    epsilon = _check_epsilon(epsilon)
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}.")
+    alpha = 2.5 * epsilon / steps if step_size is None else float(step_size)
+    tables = FactorTables.of(model)
+    if triples is None:
+        triples = training_triples(train, seed, negatives_per_pair)
+    delta = Perturbation(tf.zeros_like(tables.users), tf.zeros_like(tables.items))
+    if epsilon == 0.0:
+        return delta  # (projecting onto a ball of radius 0 would divide 0 by 0)
+    for _ in range(steps):
+        d_users, d_items = _ascent_direction(tables, delta, triples)
+        delta = Perturbation(
+            _project_rows(delta.users + alpha * d_users, epsilon),
+            _project_rows(delta.items + alpha * d_items, epsilon),
+        )
+    return delta
+
+
+def perturbed_score_all(model, perturbation: Perturbation) -> ScoreFn:
+    """``score_fn``: int32 ``[B]`` users -> float32 ``[B, n_items]`` scores of the model whose
+    tables are moved by ``perturbation`` (the model itself is untouched)."""
+    tables = FactorTables.of(model)
+    if tables.users.shape != perturbation.users.shape or (
+        tables.items.shape != perturbation.items.shape
+    ):
+        raise ValueError(
+            f"the perturbation's shapes {perturbation.users.shape}, {perturbation.items.shape} "
+            f"do not match the model's tables {tables.users.shape}, {tables.items.shape}."
+        )
+    users_table = tables.users + perturbation.users
+    items_table = tables.items + perturbation.items
+
+    def score_all(users: tf.Tensor) -> tf.Tensor:
+        p = tf.gather(users_table, users)
+        return tf.matmul(p, items_table, transpose_b=True) + tables.item_bias
+
+    return score_all
+
+
+def attacked_score_all(
+    model,
+    train: Interactions,
+    epsilon: float,
+    method: str = "fgsm",
+    steps: int = 10,
+    seed: int = 0,
+) -> ScoreFn:
+    """The ``score_fn`` of ``model`` under the attack ``method`` (``"fgsm"`` or
+    ``"iterative"``) with budget ``epsilon``."""
+    if method == "fgsm":
+        perturbation = fgsm_perturbation(model, train, epsilon, seed=seed)
+    elif method == "iterative":
+        perturbation = iterative_perturbation(model, train, epsilon, steps=steps, seed=seed)
+    else:
+        raise ValueError(f"unknown attack {method!r}; choose one of {ATTACKS}.")
+    return perturbed_score_all(model, perturbation)
+
+
+def evaluate_under_attack(
+    model,
+    split: Split,
+    epsilon: float,
+    method: str = "fgsm",
+    steps: int = 10,
+    seed: int = 0,
+    ks: tuple[int, ...] = (10,),
+) -> dict[str, float]:
+    """Test metrics (full ranking, training and validation pairs excluded) of ``model`` under
+    the attack ``method`` with budget ``epsilon``, computed from ``split.train``."""
+    score_fn = attacked_score_all(
+        model, split.train, epsilon, method=method, steps=steps, seed=seed
+    )
+    return evaluate_ranking(score_fn, split.test, exclude=[split.train, split.valid], ks=ks)
+
+
+def robustness_curve(
+    model,
+    split: Split,
+    budgets: Sequence[float],
+    method: str = "fgsm",
+    steps: int = 10,
+    seed: int = 0,
+    ks: Sequence[int] = (10,),
+) -> dict[str, np.ndarray]:
+    """Test metrics of ``model`` under the attack ``method`` at each budget in ``budgets``.
+
+    The attacker's triples are drawn once (``seed``) and shared by all budgets; FGSM's direction
+    does not depend on the budget, so it is computed once too.
+
+    Returns:
+        ``{metric: float64 [len(budgets)]}``, e.g. ``"ndcg@10"``, ``"recall@10"``.
+    """
+    if method not in ATTACKS:
+        raise ValueError(f"unknown attack {method!r}; choose one of {ATTACKS}.")
+    budgets = [_check_epsilon(b) for b in budgets]
+    triples = training_triples(split.train, seed)
+    if method == "fgsm":
+        direction = fgsm_perturbation(model, split.train, 1.0, triples=triples)
+    curve: dict[str, list[float]] = {}
+    for epsilon in budgets:
+        if method == "fgsm":
+            perturbation = Perturbation(epsilon * direction.users, epsilon * direction.items)
+        else:
+            perturbation = iterative_perturbation(
+                model, split.train, epsilon, steps=steps, triples=triples
+            )
+        metrics = evaluate_ranking(
+            perturbed_score_all(model, perturbation),
+            split.test,
+            exclude=[split.train, split.valid],
+            ks=ks,
+        )
+        for name, value in metrics.items():
+            curve.setdefault(name, []).append(value)
+    return {name: np.asarray(values) for name, values in curve.items()}

@@ -1,0 +1,205 @@
+"""BPR-MF whose user factors are trained against an attribute adversary (gradient reversal).
+
+The adversary is a small classifier that reads a user's factors ``p_u`` and predicts a private
+attribute ``a_u`` (gender, age group). The recommender and the adversary play
+
+    min_{P, Q, b}  max_{adversary}  L_BPR(P, Q, b) - lambda * CE(adversary(p_u), a_u),
+
+which one tape and one optimizer step solve with a gradient-reversal layer (Ganin et al., JMLR
+2016): the step minimises ``L_BPR + CE(adversary(R_lambda(p_u)), a_u)``, where ``R_lambda`` is the
+identity forward and multiplies the gradient by ``-lambda`` backward. The adversary's parameters
+thus descend its cross-entropy, while the user factors descend ``L_BPR`` and *ascend*
+``lambda * CE``. Ascending the cross-entropy rewards factors that make the adversary confidently
+*wrong*, which still encodes the attribute; the ``"confusion"`` objective instead pushes the
+adversary's prediction towards the attribute's base rate (see :class:`AdversarialBPRMF`). With
+``lambda = 0`` the recommender trains exactly as :class:`BPRMF`; the adversary still learns, as a
+passive probe of what the factors reveal.
+
+A fooled in-training adversary proves nothing about a fresh one (Elazar & Goldberg, EMNLP 2018):
+measure the leak with :mod:`advrec.inference_attack`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from advrec.data.interactions import Interactions
+from advrec.models.mf import BPRMF
+
+
+@tf.custom_gradient
+def reverse_gradient(x: tf.Tensor, weight: tf.Tensor):
+    """Identity on ``x`` forward; multiplies the incoming gradient by ``-weight`` backward.
+
+    ``weight`` is a float32 scalar and receives no gradient.
+    """
+
+    def gradient(upstream: tf.Tensor):
+        return -tf.cast(weight, upstream.dtype) * upstream, tf.zeros_like(weight)
+
+    return tf.identity(x), gradient
+
+
+class AttributeAdversary(keras.layers.Layer):
+    """An MLP ``[B, input_dim] -> [B, n_classes]`` logits with ReLU hidden layers.
+
+    ``call(x, frozen=True)`` computes the same logits with the weights behind
+    ``tf.stop_gradient``: the gradient then reaches ``x`` only, so a loss on those logits moves
+    the representation without training the adversary.
+    """
+
+    def __init__(self, n_classes: int, hidden: Sequence[int] = (), seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.dense_layers = [
+            keras.layers.Dense(
+                width,
+                activation="relu",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed + index),
+            )
+            for index, width in enumerate(hidden)
+        ]
+        self.dense_layers.append(
+            keras.layers.Dense(
+                n_classes,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed + len(hidden)),
+            )
+        )
+
+    def build(self, input_shape) -> None:
+        for layer in self.dense_layers:
+            layer.build(input_shape)
+            input_shape = (*input_shape[:-1], layer.units)
+
+    def call(self, x: tf.Tensor, frozen: bool = False) -> tf.Tensor:
+        weight = tf.stop_gradient if frozen else tf.convert_to_tensor
+        for layer in self.dense_layers:
+            x = layer.activation(tf.matmul(x, weight(layer.kernel)) + weight(layer.bias))
+        return x
+
+
+def _check_labels(user_labels, n_users: int, n_classes: int | None) -> tuple[np.ndarray, int]:
+    labels = np.asarray(user_labels)
+    if labels.shape != (n_users,):
+        raise ValueError(
+            f"user_labels must hold one label per user, shape ({n_users},); got {labels.shape}. "
+            "Index it by the contiguous user id, e.g. advrec.inference_attack.gender_labels(users)."
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(
+            f"user_labels must be integer class ids 0..n_classes-1, got dtype {labels.dtype}; "
+            "encode the attribute first (advrec.inference_attack.gender_labels / age_group_labels)."
+        )
+    n_classes = int(labels.max()) + 1 if n_classes is None else int(n_classes)
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise ValueError(
+            f"user_labels must lie in [0, {n_classes}); got [{labels.min()}, {labels.max()}]."
+        )
+    if n_classes < 2:
+        raise ValueError("the attribute needs at least two classes for an adversary to predict.")
+    return labels.astype(np.int32), n_classes
+
+
+OBJECTIVES = ("reversal", "confusion")
+
+
+class AdversarialBPRMF(BPRMF):
+    """BPR-MF with an attribute adversary on the user factors, traded off by ``adversary_weight``.
+
+    The adversary always descends its cross-entropy on the batch's users. What the user factors
+    do with it depends on ``objective``:
+
+    - ``"reversal"``: gradient reversal (Ganin et al., 2016); the factors *ascend*
+      ``lambda * CE(a_u, adversary(p_u))``: they are rewarded for making the adversary wrong.
+    - ``"confusion"``: the factors descend ``lambda * CE(prior, adversary(p_u))``, the
+      cross-entropy between the adversary's prediction and the attribute's base rate: they are
+      rewarded for making it *uninformed*, not wrong (a maximum-entropy adversary).
+
+    Args:
+        train: training interactions.
+        user_labels: int ``[n_users]`` class of each user's private attribute (0..n_classes-1).
+        adversary_weight: lambda >= 0 (0: plain BPR-MF, with the adversary as a passive probe).
+        objective: ``"reversal"`` or ``"confusion"``.
+        n_classes: number of attribute classes (default: ``max(user_labels) + 1``).
+        adversary_hidden: hidden widths of the adversary's MLP (default ``()``: a linear
+            softmax classifier, which cannot memorise individual users).
+        dim, l2, init_std, seed: as in :class:`BPRMF`.
+
+    ``fit`` reports ``adversary_loss``, the adversary's mean cross-entropy over the epoch.
+    """
+
+    def __init__(
+        self,
+        train: Interactions,
+        user_labels,
+        adversary_weight: float = 1.0,
+        objective: str = "confusion",
+        n_classes: int | None = None,
+        adversary_hidden: Sequence[int] = (),
+        dim: int = 64,
+        l2: float = 1e-4,
+        init_std: float = 0.1,
+        seed: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(train, dim=dim, l2=l2, init_std=init_std, seed=seed, **kwargs)
+        if adversary_weight < 0:
+            raise ValueError(
+                f"adversary_weight must be >= 0 (0 is plain BPR-MF); got {adversary_weight}."
+            )
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}; got {objective!r}.")
+        labels, self.n_classes = _check_labels(user_labels, self.n_users, n_classes)
+        self.user_labels = tf.constant(labels)
+        prior = np.bincount(labels, minlength=self.n_classes) / len(labels)
+        self.attribute_prior = tf.constant(prior, tf.float32)  # [n_classes]
+        self.adversary_weight = float(adversary_weight)
+        self.objective = objective
+        self.adversary = AttributeAdversary(self.n_classes, adversary_hidden, seed=seed)
+        self.adversary.build((None, dim))
+        self.adversary_loss_tracker = keras.metrics.Mean(name="adversary_loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.adversary_loss_tracker]
+
+    def privacy_losses(self, users: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The two players' terms on the distinct users of int32 ``[B]`` ``users``.
+
+        Returns ``(adversary_loss, defence_loss)``, float32 scalars: the adversary's mean
+        cross-entropy (its gradient reaches only the adversary, except through the reversal
+        layer) and the factors' extra term (``0`` for ``"reversal"``, whose push is inside the
+        reversal layer). Each user counts once, however many pairs the batch holds.
+        """
+        distinct, _ = tf.unique(users)
+        factors = tf.gather(self.user_factors, distinct)  # [U, dim]
+        labels = tf.gather(self.user_labels, distinct)  # [U]
+        weight = tf.constant(self.adversary_weight, tf.float32)
+        if self.objective == "reversal":
+            logits = self.adversary(reverse_gradient(factors, weight))  # [U, n_classes]
+            adversary_loss = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+            )
+            return adversary_loss, tf.constant(0.0)
+        logits = self.adversary(tf.stop_gradient(factors))
+        adversary_loss = tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+        )
+        frozen_logits = self.adversary(factors, frozen=True)
+        prior = tf.broadcast_to(self.attribute_prior, tf.shape(frozen_logits))
+        confusion = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(prior, frozen_logits))
+        return adversary_loss, weight * confusion
+
+    def pairwise_loss(self, users, positives, negatives):
+        recommender_loss, extras = super().pairwise_loss(users, positives, negatives)
+        adversary_loss, defence_loss = self.privacy_losses(users)
+        self.adversary_loss_tracker.update_state(adversary_loss)
+        extras = {**extras, "adversary_loss": self.adversary_loss_tracker.result()}
+        return recommender_loss + adversary_loss + defence_loss, extras
+
+    def attribute_probabilities(self, users: tf.Tensor) -> tf.Tensor:
+        """float32 ``[B, n_classes]``: the in-training adversary's belief about each user."""
+        return tf.nn.softmax(self.adversary(tf.gather(self.user_factors, users)))
