@@ -593,15 +593,15 @@ def _read_grouplens_100k(files: MovieLensFiles) -> tuple[_Ratings, _Users, _Item
         years.append(year)
     return (
         ratings,
-        _Users(
-            users,
-            users.ints(0),
-            users.ints(1),
-            _genders(users, 2),
-            _nonempty(users, 3),
-            users.text(4),
-        ),
+        _users_100k(users),
         _Items(items, items.ints(0), titles, np.array(years), flags == "1", GENRES_100K),
+    )
+
+
+def _users_100k(users) -> _Users:
+    """The ML-100K user table (id, age, gender, occupation, zip), from either source."""
+    return _Users(
+        users, users.ints(0), users.ints(1), _genders(users, 2), _nonempty(users, 3), users.text(4)
     )
 
 
@@ -646,14 +646,7 @@ def _read_recbole_100k(files: MovieLensFiles) -> tuple[_Ratings, _Users, _Items]
             years.append(parsed_year)
     return (
         ratings,
-        _Users(
-            users,
-            users.ints(0),
-            users.ints(1),
-            _genders(users, 2),
-            _nonempty(users, 3),
-            users.text(4),
-        ),
+        _users_100k(users),
         _Items(items, items.ints(0), titles, np.array(years), genres, GENRES_100K),
     )
 
