@@ -31,6 +31,7 @@ from advrec.data.sampling import NegativeSampler
 from advrec.data.splits import Split
 from advrec.losses import bpr_loss
 from advrec.metrics import ScoreFn, evaluate_ranking
+from advrec.models.mf import BPRMF
 
 ATTACKS = ("fgsm", "iterative")
 
@@ -104,8 +105,14 @@ def bpr_loss_of_tables(
     users, positives, negatives = triples
     p = tf.gather(tables.users + perturbation.users, users)
     q = tables.items + perturbation.items
-    margin = tf.reduce_sum(p * (tf.gather(q, positives) - tf.gather(q, negatives)), axis=-1)
-    margin += tf.gather(tables.item_bias, positives) - tf.gather(tables.item_bias, negatives)
+    b = tables.item_bias
+    margin = BPRMF.margin(
+        p,
+        tf.gather(q, positives),
+        tf.gather(q, negatives),
+        tf.gather(b, positives),
+        tf.gather(b, negatives),
+    )
     return bpr_loss(margin)
 
 
