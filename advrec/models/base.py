@@ -67,18 +67,14 @@ class PairwiseRanker(keras.Model):
         """float32 ``[B, n_items]`` scores of every item for int32 ``[B]`` users."""
         raise NotImplementedError
 
-    def regularization(self, users: tf.Tensor, positives: tf.Tensor, negatives: tf.Tensor):
-        """Scalar penalty on the parameters the batch touched (0 by default)."""
-        return tf.constant(0.0)
-
     def pairwise_loss(
         self, users: tf.Tensor, positives: tf.Tensor, negatives: tf.Tensor
     ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-        """Scalar training loss of a batch, and extra scalars to report. Default: BPR + penalty."""
+        """Scalar training loss of a batch, and extra scalars to report. Default: plain BPR."""
         margin = self.score_pairs(users, positives, training=True) - self.score_pairs(
             users, negatives, training=True
         )
-        return bpr_loss(margin) + self.regularization(users, positives, negatives), {}
+        return bpr_loss(margin), {}
 
     # -- the shared step -------------------------------------------------------------------
     def call(self, inputs, training: bool = False) -> tf.Tensor:
