@@ -50,17 +50,15 @@ def _positive_int(text: str) -> int:
 
 
 def _fit(model, args: argparse.Namespace, split, epochs: int) -> dict:
-    """Compiles with Adam(args.learning_rate) and fits with early stopping; returns run facts."""
-    import keras
-
+    """Fits with Adam(args.learning_rate) and early stopping; returns run facts."""
     from advrec.training import fit_ranker
 
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
     validation = fit_ranker(
         model,
         split,
         epochs=epochs,
         batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
         patience=args.patience,
         seed=args.seed,
         verbose=args.verbose,
@@ -114,7 +112,7 @@ def _add_apr_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _train_apr(args: argparse.Namespace, split) -> tuple[object, dict]:
     from advrec.models import BPRMF
-    from advrec.models.apr import fit_amf
+    from advrec.training import fit_amf
 
     pretrained = BPRMF(split.train, dim=args.dim, l2=args.l2, seed=args.seed)
     pretraining = _fit(pretrained, args, split, args.pretrain_epochs)

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from advrec.distribute import replica_normal
 from advrec.losses import DiscriminatorLoss, GeneratorLoss, gan_objective, scale_for_replicas
 
 
@@ -145,6 +146,11 @@ class GAN(keras.Model):
         self.generator_optimizer = generator_optimizer
         self.discriminator_loss = discriminator_loss
         self.generator_loss = generator_loss
+        # Create the optimizers' slots now, in the strategy the model was made in: built lazily
+        # in the first step they would be created inside a replica context and fail.
+        with self.distribute_strategy.scope():
+            discriminator_optimizer.build(self.discriminator.trainable_variables)
+            generator_optimizer.build(self.generator.trainable_variables)
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -160,8 +166,12 @@ class GAN(keras.Model):
         return self.generator(noise, training=training)
 
     def sample_noise(self, batch_size: int | tf.Tensor) -> tf.Tensor:
-        """Standard-normal noise ``(batch_size, latent_dim)`` from the model's seed generator."""
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        """Standard-normal noise ``(batch_size, latent_dim)`` from the model's seed generator.
+
+        Under a ``tf.distribute`` strategy each replica gets its own slice of one global draw
+        (:func:`advrec.distribute.replica_normal`).
+        """
+        return replica_normal((batch_size, self.latent_dim), self.seed_generator)
 
     def sample(self, num_samples: int) -> tf.Tensor:
         """Draw ``num_samples`` generated samples ``(num_samples, *data_shape)``."""

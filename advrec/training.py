@@ -1,24 +1,37 @@
 """Fitting a ranking model: ``keras.Model.fit`` plus validation by full ranking.
 
-:class:`RankingValidation` evaluates the model on the validation pairs every few epochs, keeps
-the best weights by the monitored metric, stops after ``patience`` evaluations without
-improvement, and restores the best weights at the end. :func:`fit_ranker` wires it up.
+:class:`RankingValidation` evaluates the model on the validation pairs every few epochs and hands
+the score to Keras' own ``EarlyStopping(restore_best_weights=True)``, which keeps the best
+weights, stops after ``patience`` evaluations without improvement and restores the best weights at
+the end. :func:`fit_ranker` wires it up and compiles the training step the fast way: a whole epoch
+of mini-batches per call (``steps_per_execution``) and, by default, XLA (``jit_compile``).
+:func:`fit_amf` runs APR's adversarial phase on top of a pre-trained BPR-MF.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import keras
-import numpy as np
+import tensorflow as tf
 
 from advrec.data.sampling import positive_pairs
 from advrec.data.splits import Split
+from advrec.distribute import fit_with_strategy, keras_fit_works_under
 from advrec.metrics import evaluate_ranking
+
+DEFAULT_LEARNING_RATE = 0.01
+"""Adam's step size when :func:`fit_ranker` creates the optimizer."""
 
 
 class RankingValidation(keras.callbacks.Callback):
-    """Validation by full ranking, early stopping and best-weight restoring in one callback.
+    """Validation by full ranking, with Keras' ``EarlyStopping`` choosing and restoring the best.
+
+    Every ``every`` epochs (and after the last planned epoch) the model is ranked on the
+    validation pairs with its training pairs excluded; the scores go into the epoch's logs as
+    ``val_<metric>`` and into :attr:`history`, and a ``keras.callbacks.EarlyStopping`` on
+    ``val_<monitor>`` (mode ``max``, ``restore_best_weights=True``) does the rest.
 
     Args:
         split: its ``valid`` pairs are the targets; its ``train`` pairs are excluded.
@@ -40,46 +53,59 @@ class RankingValidation(keras.callbacks.Callback):
         patience: int | None = 5,
     ) -> None:
         super().__init__()
-        self.split, self.monitor, self.ks = split, monitor, tuple(ks)
-        self.every, self.patience = max(1, int(every)), patience
+        if int(every) < 1:
+            raise ValueError(f"every must be a positive number of epochs, got {every}.")
+        if patience is not None and int(patience) < 1:
+            raise ValueError(f"patience must be a positive integer or None, got {patience}.")
+        self.split, self.monitor, self.ks, self.every = split, monitor, tuple(ks), int(every)
         self.history: dict[str, list[float]] = {"epoch": []}
-        self.best, self.best_epoch, self._best_weights, self._waited = -np.inf, 0, None, 0
-        self._last_evaluated = 0
+        self.stopper = keras.callbacks.EarlyStopping(
+            monitor=f"val_{monitor}",
+            mode="max",
+            patience=math.inf if patience is None else int(patience),
+            restore_best_weights=True,
+        )
+
+    @property
+    def best(self) -> float:
+        """The best validation score (``-inf`` before the first evaluation)."""
+        return -math.inf if self.stopper.best is None else float(self.stopper.best)
+
+    @property
+    def best_epoch(self) -> int:
+        """The 1-based epoch whose weights the model holds after training (0: none yet)."""
+        return self.stopper.best_epoch + 1 if self.history["epoch"] else 0
+
+    def set_model(self, model) -> None:
+        super().set_model(model)
+        self.stopper.set_model(model)
 
     def evaluate(self) -> dict[str, float]:
+        """Validation metrics of the model as it is now."""
         return evaluate_ranking(
             self.model.score_all, self.split.valid, exclude=self.split.train, ks=self.ks
         )
 
-    def _record(self, epoch: int, logs: dict | None) -> None:
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.history = {"epoch": []}
+        self.stopper.on_train_begin(logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        last_planned = epoch + 1 == self.params.get("epochs")
+        if (epoch + 1) % self.every and not last_planned:
+            return
         scores = self.evaluate()
         if self.monitor not in scores:
             raise ValueError(f"monitor {self.monitor!r} is not one of {sorted(scores)}.")
-        self._last_evaluated = epoch
-        self.history["epoch"].append(epoch)
+        logs = {} if logs is None else logs
+        self.history["epoch"].append(epoch + 1)
         for name, value in scores.items():
             self.history.setdefault(name, []).append(value)
-            if logs is not None:
-                logs[f"val_{name}"] = value
-        if scores[self.monitor] > self.best:
-            self.best, self.best_epoch, self._waited = scores[self.monitor], epoch, 0
-            self._best_weights = [w.numpy() for w in self.model.weights]
-        else:
-            self._waited += 1
-            if self.patience is not None and self._waited >= self.patience:
-                self.model.stop_training = True
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if (epoch + 1) % self.every == 0:
-            self._record(epoch + 1, logs)
+            logs[f"val_{name}"] = value
+        self.stopper.on_epoch_end(epoch, logs)
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        epochs_run = len(self.model.history.epoch) if self.model.history else 0
-        if epochs_run and self._last_evaluated != epochs_run:
-            self._record(epochs_run, None)
-        if self._best_weights is not None:
-            for variable, value in zip(self.model.weights, self._best_weights, strict=True):
-                variable.assign(value)
+        self.stopper.on_train_end(logs)
 
 
 def fit_ranker(
@@ -87,7 +113,7 @@ def fit_ranker(
     split: Split,
     epochs: int = 100,
     batch_size: int = 8192,
-    learning_rate: float = 0.01,
+    learning_rate: float | None = None,
     optimizer: keras.optimizers.Optimizer | None = None,
     monitor: str = "ndcg@10",
     eval_every: int = 1,
@@ -95,6 +121,8 @@ def fit_ranker(
     seed: int = 0,
     verbose: int | str = "auto",
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    data: tf.data.Dataset | None = None,
+    jit_compile: bool | str = "auto",
 ) -> RankingValidation:
     """Trains ``model`` on ``split.train`` with early stopping on validation ``monitor``.
 
@@ -102,27 +130,120 @@ def fit_ranker(
     ``history``, ``best_epoch`` and ``best`` describe the run; the Keras loss history is on
     ``model.history``.
 
+    An uncompiled model is compiled here with ``optimizer`` (default: Adam with
+    ``learning_rate``, 0.01 unless given), one epoch of mini-batches per call to the compiled step
+    (``steps_per_execution``) and ``jit_compile``. A model compiled by the caller keeps its own
+    settings, and then passing ``optimizer`` or ``learning_rate`` here is an error rather than
+    being silently ignored.
+
     Args:
-        model: a :class:`advrec.models.PairwiseRanker`.
+        model: a :class:`advrec.models.PairwiseRanker` (anything that trains on
+            ``(users, positives)`` batches and has ``score_all``).
         split: train/valid/test; only train and valid are used.
         epochs: maximum number of passes over the training pairs.
         batch_size: training pairs per step.
         learning_rate: for the default Adam optimizer.
         optimizer: overrides the default optimizer.
         monitor, eval_every, patience: see :class:`RankingValidation`.
-        seed: shuffling seed.
+        seed: shuffling seed (the order depends on it alone).
         verbose: passed to ``fit`` (``"auto"`` shows a progress bar).
         callbacks: more Keras callbacks.
+        data: the training batches, if not :func:`advrec.data.positive_pairs` of
+            ``split.train``; a finite dataset is one epoch.
+        jit_compile: XLA for the training step (``True``, the default: several times faster on a
+            CPU for the pairwise rankers; ``"auto"``: Keras' choice, XLA only on a GPU).
     """
-    if epochs < 1:
+    if int(epochs) < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}.")
     if len(split.valid) == 0:
         raise ValueError("the split has no validation pairs: model selection needs them.")
+    if data is None:
+        data = positive_pairs(split.train, batch_size, seed=seed, epochs=None)
+        steps_per_epoch = -(-len(split.train) // batch_size)
+    else:
+        steps_per_epoch = int(data.cardinality())
+        if steps_per_epoch <= 0:
+            raise ValueError(
+                "data must be a finite dataset of known length (one epoch of batches); "
+                f"its cardinality is {steps_per_epoch}."
+            )
+        data = data.repeat()
     if getattr(model, "optimizer", None) is None:
-        model.compile(optimizer=optimizer or keras.optimizers.Adam(learning_rate))
+        if optimizer is not None and learning_rate is not None:
+            raise ValueError("give either an optimizer or a learning_rate for Adam, not both.")
+        if learning_rate is not None and not (math.isfinite(learning_rate) and learning_rate > 0):
+            raise ValueError(f"learning_rate must be a positive number, got {learning_rate}.")
+        model.compile(
+            optimizer=optimizer or keras.optimizers.Adam(learning_rate or DEFAULT_LEARNING_RATE),
+            steps_per_execution=steps_per_epoch,
+            jit_compile=jit_compile,
+        )
+    elif optimizer is not None or learning_rate is not None:
+        raise ValueError(
+            f"{type(model).__name__} is already compiled with {type(model.optimizer).__name__}; "
+            "its optimizer is used. Don't pass optimizer/learning_rate to fit_ranker for a "
+            "compiled model (or leave the model uncompiled and let fit_ranker compile it)."
+        )
     validation = RankingValidation(split, monitor=monitor, every=eval_every, patience=patience)
-    data = positive_pairs(split.train, batch_size, seed=seed)
-    model.fit(
-        data, epochs=epochs, callbacks=[validation, *callbacks], verbose=verbose, shuffle=False
-    )
+    if keras_fit_works_under(model.distribute_strategy):
+        model.fit(
+            data,
+            epochs=int(epochs),
+            steps_per_epoch=steps_per_epoch,
+            callbacks=[validation, *callbacks],
+            verbose=verbose,
+            shuffle=False,  # positive_pairs shuffles each epoch itself
+        )
+    else:
+        fit_with_strategy(
+            model,
+            data,
+            epochs=int(epochs),
+            steps_per_epoch=steps_per_epoch,
+            callbacks=[validation, *callbacks],
+            verbose=0 if verbose == 0 else 1,
+        )
     return validation
+
+
+def fit_amf(
+    pretrained: keras.Model,
+    split: Split,
+    epsilon: float = 0.5,
+    adversarial_weight: float = 1.0,
+    learning_rate: float = 0.01,
+    epochs: int = 100,
+    batch_size: int = 8192,
+    patience: int | None = 5,
+    seed: int = 0,
+    verbose: int | str = 0,
+    jit_compile: bool | str = "auto",
+):
+    """APR's adversarial phase: an AMF initialised from ``pretrained`` (a BPR-MF, left unchanged),
+    trained with a fresh Adam through :func:`fit_ranker` (early stopping on validation).
+
+    Returns ``(amf, validation)``: the AMF, holding its best validation weights, and the
+    validation callback.
+    """
+    from advrec.models.apr import AMF
+
+    model = AMF(
+        split.train,
+        epsilon=epsilon,
+        adversarial_weight=adversarial_weight,
+        dim=pretrained.dim,
+        l2=pretrained.l2,
+        seed=seed,
+    ).initialize_from(pretrained)
+    validation = fit_ranker(
+        model,
+        split,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        seed=seed,
+        verbose=verbose,
+        jit_compile=jit_compile,
+    )
+    return model, validation

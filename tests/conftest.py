@@ -1,10 +1,20 @@
-"""Shared fixtures: small synthetic data sets, and quiet TensorFlow."""
+"""Shared fixtures: small synthetic data sets, quiet TensorFlow, and two logical CPU devices.
+
+The CPU is split into two logical devices before TensorFlow starts, so the distribution tests can
+run a real two-replica ``MirroredStrategy`` here; everything else runs on the first one.
+"""
 
 from __future__ import annotations
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2
+)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -109,14 +109,3 @@ def test_bad_hyper_parameters_are_rejected(synthetic_split):
         AMF(synthetic_split.train, epsilon=-1.0)
     with pytest.raises(ValueError, match="adversarial_weight"):
         AMF(synthetic_split.train, adversarial_weight=-0.5)
-
-
-@pytest.mark.slow
-def test_amf_trains_under_a_distribution_strategy(synthetic_split):
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-    with strategy.scope():
-        model = AMF(synthetic_split.train, epsilon=0.5, dim=8, seed=0)
-        model.compile(optimizer=keras.optimizers.Adam(0.01))
-    before = model.item_factors.numpy().copy()
-    fit_ranker(model, synthetic_split, epochs=2, batch_size=512, verbose=0)
-    assert not np.allclose(before, model.item_factors.numpy())

@@ -72,16 +72,6 @@ def test_every_variable_gets_a_gradient(synthetic_split):
     assert all(float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(g)))) > 0 for g in grads)
 
 
-def test_trains_under_a_distribution_strategy(synthetic_split):
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-    with strategy.scope():
-        model = BPRMF(synthetic_split.train, dim=8, seed=0)
-        model.compile(optimizer=keras.optimizers.Adam(0.01))
-    before = model.item_factors.numpy().copy()
-    fit_ranker(model, synthetic_split, epochs=2, batch_size=512, verbose=0)
-    assert not np.allclose(before, model.item_factors.numpy())
-
-
 def test_fit_ranker_rejects_a_split_without_validation(synthetic_split):
     from advrec.data import Split
 

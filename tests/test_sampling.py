@@ -48,16 +48,28 @@ def test_positive_pairs_batch_shapes(table):
     assert batches == [16] * (len(table) // 16) + [len(table) % 16] * bool(len(table) % 16)
 
 
-def test_positive_pairs_reshuffle_every_epoch_and_repeat(table):
-    epochs = epochs_of(positive_pairs(table, batch_size=16, seed=3), 3)
+def test_positive_pairs_reshuffle_every_epoch(table):
+    keys = epochs_of(positive_pairs(table, batch_size=16, seed=3, epochs=3), 1)[0]
+    epochs = np.split(keys, 3)
+    for epoch in epochs:
+        np.testing.assert_array_equal(np.sort(epoch), np.sort(epochs[0]))
     assert not np.array_equal(epochs[0], epochs[1])
     assert not np.array_equal(epochs[1], epochs[2])
-    # ``fit`` trains on ``dataset.repeat()``: each pass is an epoch, still reshuffled.
-    repeated = positive_pairs(table, batch_size=16, seed=3).repeat(2)
-    keys = epochs_of(repeated, 1)[0]
-    first, second = keys[: len(table)], keys[len(table) :]
-    np.testing.assert_array_equal(np.sort(first), np.sort(second))
-    assert not np.array_equal(first, second)
+    # Forever (what fit_ranker trains on) starts with the same passes.
+    forever = positive_pairs(table, batch_size=16, seed=3, epochs=None)
+    n_batches = -(-len(table) // 16)
+    head = [
+        u.numpy().astype(np.int64) * 10**6 + i.numpy() for ((u, i),) in forever.take(3 * n_batches)
+    ]
+    np.testing.assert_array_equal(np.concatenate(head), keys)
+
+
+def test_positive_pairs_ignore_the_global_seed(table):
+    tf.random.set_seed(1)
+    first = epochs_of(positive_pairs(table, batch_size=16, seed=5, epochs=2), 1)
+    tf.random.set_seed(2)
+    second = epochs_of(positive_pairs(table, batch_size=16, seed=5, epochs=2), 1)
+    np.testing.assert_array_equal(first[0], second[0])
 
 
 def test_positive_pairs_deterministic_in_seed(table):
@@ -80,20 +92,17 @@ def test_positive_pairs_rejects_bad_batch_size(table, bad):
         positive_pairs(table, batch_size=bad)
 
 
-@pytest.mark.parametrize("bitset_limit_bytes", [64 << 20, 0], ids=["bitset", "binary-search"])
-def test_negative_sampler_never_returns_a_positive_and_is_uniform(bitset_limit_bytes):
-    # Dense-ish: each user has 60% of the items, so a naive draw hits a positive 60% of the time.
+def test_negative_sampler_never_returns_a_positive_and_is_uniform():
+    # Dense: each user has 60% of the items, so a naive draw hits a positive 60% of the time.
     table = random_table(n_users=12, n_items=25, density=0.6, seed=1)
-    # Enough draws that falling back to a positive (probability 0.6**40 per draw) cannot happen.
-    sampler = NegativeSampler(table, max_draws=40, bitset_limit_bytes=bitset_limit_bytes)
-    assert sampler.uses_bitset == (bitset_limit_bytes > 0)
+    sampler = NegativeSampler(table)
     positives = np.zeros((table.n_users, table.n_items), bool)
     positives[table.user, table.item] = True
 
     draws_per_user = 2000
     users = tf.constant(np.repeat(np.arange(table.n_users), draws_per_user), tf.int32)
     seed = keras.random.SeedGenerator(7)
-    negatives = tf.function(lambda u: sampler(u, seed))(users).numpy()
+    negatives = tf.function(lambda u: sampler(u, seed), jit_compile=True)(users).numpy()
     assert negatives.dtype == np.int32 and negatives.shape == users.shape
 
     counts = np.zeros((table.n_users, table.n_items))
@@ -107,16 +116,25 @@ def test_negative_sampler_never_returns_a_positive_and_is_uniform(bitset_limit_b
     assert chi2 < dof + 3.1 * np.sqrt(2 * dof), f"chi2 {chi2:.1f} with {dof} dof"
 
 
-def test_is_positive_matches_the_table(table):
-    for limit in (64 << 20, 0):
-        sampler = NegativeSampler(table, bitset_limit_bytes=limit)
-        users, items = np.meshgrid(np.arange(table.n_users), np.arange(table.n_items))
-        got = sampler.is_positive(
-            tf.constant(users.ravel(), tf.int32), tf.constant(items.ravel(), tf.int32)
+def test_nth_negative_enumerates_each_users_free_items_in_order():
+    # Users with no positive, one positive at either end, and nearly all items taken.
+    users = [1, 2, 3, 3, 3, 3, 3, 4, 4]
+    items = [0, 5, 0, 1, 2, 3, 5, 2, 4]
+    table = Interactions.from_arrays(users, items, n_users=5, n_items=6)
+    sampler = NegativeSampler(table)
+    positives = table.dense().astype(bool)
+    for user in range(table.n_users):
+        free = np.flatnonzero(~positives[user])
+        got = sampler.nth_negative(
+            tf.fill([len(free)], user), tf.range(len(free), dtype=tf.int32)
         ).numpy()
-        want = np.zeros((table.n_users, table.n_items), bool)
-        want[table.user, table.item] = True
-        np.testing.assert_array_equal(got, want[users.ravel(), items.ravel()])
+        np.testing.assert_array_equal(got, free)
+
+
+def test_negative_sampler_refuses_a_user_with_every_item():
+    table = Interactions.from_arrays([0, 0, 0, 1], [0, 1, 2, 0], n_users=2, n_items=3)
+    with pytest.raises(ValueError, match="user 0 .* interacted with all 3 items"):
+        NegativeSampler(table)
 
 
 def test_negative_sampler_draws_change_between_calls(table):

@@ -1,10 +1,10 @@
 """Recommenders, one file each: popularity, EASE^R, BPR-MF and the adversarial models."""
 
-from advrec.models.apr import AMF, fit_amf
+from advrec.models.apr import AMF
 from advrec.models.base import PairwiseRanker
 from advrec.models.ease import EASE
 from advrec.models.itempop import ItemPop
 from advrec.models.mf import BPRMF
 from advrec.models.privacy import AdversarialBPRMF
 
-__all__ = ["AMF", "AdversarialBPRMF", "BPRMF", "EASE", "ItemPop", "PairwiseRanker", "fit_amf"]
+__all__ = ["AMF", "AdversarialBPRMF", "BPRMF", "EASE", "ItemPop", "PairwiseRanker"]

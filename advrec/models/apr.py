@@ -22,33 +22,29 @@ With ``epsilon = 0`` the adversarial term would only repeat the clean loss, and 
 exactly like BPR-MF, with BPR-MF's own loss (the same updates bit for bit, for the same seed).
 
 The paper pre-trains BPR-MF and then continues with APR from those weights; here that is
-:meth:`AMF.initialize_from` followed by ``fit`` (:func:`fit_amf` does both).
+:meth:`AMF.initialize_from` followed by ``fit`` (:func:`advrec.training.fit_amf` does both).
 """
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 
 from advrec.data.interactions import Interactions
-from advrec.data.splits import Split
+from advrec.distribute import sum_over_replicas
 from advrec.losses import bpr_loss
 from advrec.models.mf import BPRMF, BatchRows
-from advrec.training import RankingValidation, fit_ranker
 
 """``(p, q_pos, q_neg, b_pos, b_neg)`` of a batch: ``[B, dim]`` factors and ``[B]`` biases."""
 
 
-def row_normalized_directions(
-    ids: tf.Tensor, row_gradients: tf.Tensor, n_rows: int | tf.Tensor
-) -> tf.Tensor:
+def row_normalized_directions(ids: tf.Tensor, row_gradients: tf.Tensor, n_rows: int) -> tf.Tensor:
     """Unit directions of a table gradient, per table row, gathered back for each occurrence.
 
     ``row_gradients[n]`` is the gradient with respect to the gathered row ``table[ids[n]]``; the
     gradient with respect to the table row ``r`` is the sum over the occurrences of ``r``. It is
-    summed into a dense ``[n_rows, dim]`` table with one ``scatter_nd`` (the size of the dense
-    gradient the optimizer applies anyway; ``tf.unique`` or ``unsorted_segment_sum`` cost more
-    on a CPU).
+    summed into a dense ``[n_rows, dim]`` table (the size of the dense gradient the optimizer
+    applies anyway) and, under a ``tf.distribute`` strategy, over all replicas, so the direction
+    is that of the global batch, as on one device.
 
     Args:
         ids: int32 ``[N]`` table row of each gathered row (repeats allowed).
@@ -59,8 +55,7 @@ def row_normalized_directions(
         float32 ``[N, dim]``: for each occurrence, the l2-normalised gradient of its table row
         (zero where that gradient is zero).
     """
-    shape = tf.stack([tf.cast(n_rows, tf.int32), tf.shape(row_gradients)[1]])
-    per_row = tf.scatter_nd(ids[:, tf.newaxis], row_gradients, shape)
+    per_row = sum_over_replicas(tf.math.unsorted_segment_sum(row_gradients, ids, n_rows))
     return tf.gather(tf.math.l2_normalize(per_row, axis=-1), ids)
 
 
@@ -166,41 +161,3 @@ class AMF(BPRMF):
         adversarial = self.adversarial_loss(users, positives, negatives, delta, rows)
         total = loss + self.adversarial_weight * adversarial
         return total, {"clean_loss": clean, "adversarial_loss": adversarial}
-
-
-def fit_amf(
-    pretrained: BPRMF,
-    split: Split,
-    epsilon: float = 0.5,
-    adversarial_weight: float = 1.0,
-    learning_rate: float = 0.01,
-    epochs: int = 100,
-    batch_size: int = 8192,
-    patience: int | None = 5,
-    seed: int = 0,
-    verbose: int | str = 0,
-) -> tuple[AMF, RankingValidation]:
-    """APR's adversarial phase: an AMF initialised from ``pretrained`` (left unchanged), trained
-    with a fresh Adam through :func:`advrec.training.fit_ranker` (early stopping on validation).
-
-    Returns the AMF, holding its best validation weights, and the validation callback.
-    """
-    model = AMF(
-        split.train,
-        epsilon=epsilon,
-        adversarial_weight=adversarial_weight,
-        dim=pretrained.dim,
-        l2=pretrained.l2,
-        seed=seed,
-    ).initialize_from(pretrained)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    validation = fit_ranker(
-        model,
-        split,
-        epochs=epochs,
-        batch_size=batch_size,
-        patience=patience,
-        seed=seed,
-        verbose=verbose,
-    )
-    return model, validation

@@ -15,28 +15,20 @@ from advrec.data.sampling import NegativeSampler
 from advrec.losses import bpr_loss, scale_for_replicas
 
 
-def dense_gradients(gradients: list) -> list:
-    """Turns embedding gradients (``tf.IndexedSlices``) into dense tensors.
+def dense_gradients(gradients: list, variables: list) -> list:
+    """Turns embedding gradients (``tf.IndexedSlices``) into dense tensors of each variable's shape.
 
-    The rows are sorted by index and summed with the sorted ``segment_sum``: on the CPU this
-    costs about half of ``scatter_nd`` or ``unsorted_segment_sum`` (which Keras optimizers use to
-    densify ``IndexedSlices``), and it is a plain kernel on a GPU too.
+    The rows are summed with ``unsorted_segment_sum`` into a table of the variable's static shape:
+    XLA compiles it into one fused scatter-add (the sorted ``segment_sum`` has no XLA kernel), the
+    optimizer then updates the dense table in the same compiled step, and under a
+    ``tf.distribute`` strategy every replica all-reduces tensors of the same static shapes.
     """
     return [
-        _densify(gradient) if isinstance(gradient, tf.IndexedSlices) else gradient
-        for gradient in gradients
+        tf.math.unsorted_segment_sum(g.values, g.indices, v.shape[0])
+        if isinstance(g, tf.IndexedSlices)
+        else g
+        for g, v in zip(gradients, variables, strict=True)
     ]
-
-
-def _densify(gradient: tf.IndexedSlices) -> tf.Tensor:
-    """Dense ``[n, ...]`` sum of the rows ``values [m, ...]`` at ``indices [m]``."""
-    order = tf.argsort(gradient.indices, stable=True)
-    indices = tf.gather(gradient.indices, order)
-    summed = tf.math.segment_sum(tf.gather(gradient.values, order), indices)  # [max + 1, ...]
-    n_rows = tf.cast(gradient.dense_shape[0], tf.int32)
-    missing = n_rows - tf.shape(summed)[0]
-    padding = tf.concat([[[0, missing]], tf.zeros([tf.rank(summed) - 1, 2], tf.int32)], axis=0)
-    return tf.pad(summed, padding)
 
 
 class PairwiseRanker(keras.Model):
@@ -57,6 +49,10 @@ class PairwiseRanker(keras.Model):
         self.negative_sampler = NegativeSampler(train)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        # Every variable is created in ``__init__`` (by the subclass), never from the data, so the
+        # model is built now: under a ``tf.distribute`` strategy ``fit`` would otherwise try to
+        # build it by calling it on a batch, which it cannot (a batch is (users, positives)).
+        self.built = True
 
     # -- what a subclass defines -----------------------------------------------------------
     def score_pairs(self, users: tf.Tensor, items: tf.Tensor, training: bool = False) -> tf.Tensor:
@@ -82,26 +78,6 @@ class PairwiseRanker(keras.Model):
         users, items = inputs
         return self.score_pairs(users, items, training=training)
 
-    def fit(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.fit``, keeping one dataset iterator for all epochs.
-
-        Given a finite ``tf.data.Dataset`` (such as :func:`advrec.data.positive_pairs`) and no
-        ``steps_per_epoch``, trains on ``x.repeat()`` with ``steps_per_epoch`` set to its
-        cardinality: each epoch still sees exactly one pass, in the order a fresh iteration
-        would give, but Keras no longer builds a new iterator every epoch, which on a CPU costs
-        more than an epoch of ML-100K. Everything else goes to ``keras.Model.fit`` unchanged.
-        """
-        if isinstance(x, tf.data.Dataset) and y is None and not args:
-            n_batches = int(x.cardinality())
-            per_execution = max(1, int(getattr(self, "steps_per_execution", 1) or 1))
-            if (
-                kwargs.get("steps_per_epoch") is None
-                and n_batches > 0
-                and n_batches % per_execution == 0
-            ):
-                x, kwargs["steps_per_epoch"] = x.repeat(), n_batches
-        return super().fit(x, y, *args, **kwargs)
-
     @property
     def metrics(self):
         return [self.loss_tracker]
@@ -113,14 +89,8 @@ class PairwiseRanker(keras.Model):
             loss, extras = self.pairwise_loss(users, positives, negatives)
             scaled = scale_for_replicas(loss)
         gradients = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply(dense_gradients(gradients), self.trainable_variables)
+        self.optimizer.apply(
+            dense_gradients(gradients, self.trainable_variables), self.trainable_variables
+        )
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result(), **extras}
-
-    def build(self, input_shape=None) -> None:
-        """Nothing to do: subclasses create all their variables in ``__init__``.
-
-        (``fit`` would otherwise try to build the model by calling it on the first batch's
-        users alone, since Keras reads a ``(users, items)`` batch as ``(x, y)``.)
-        """
-        self.built = True

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from advrec.data.interactions import Interactions
+from advrec.distribute import replica_id_and_count, sum_over_replicas
 from advrec.models.mf import BPRMF
 
 
@@ -167,31 +168,45 @@ class AdversarialBPRMF(BPRMF):
         return [self.loss_tracker, self.adversary_loss_tracker]
 
     def privacy_losses(self, users: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """The two players' terms on the distinct users of int32 ``[B]`` ``users``.
+        """The two players' terms over the distinct users of the batch, ``users`` int32 ``[B]``.
 
         Returns ``(adversary_loss, defence_loss)``, float32 scalars: the adversary's mean
         cross-entropy (its gradient reaches only the adversary, except through the reversal
         layer) and the factors' extra term (``0`` for ``"reversal"``, whose push is inside the
-        reversal layer). Each user counts once, however many pairs the batch holds.
+        reversal layer). Each user counts once, however many pairs the batch holds: every
+        occurrence is weighted by ``1 / (occurrences of its user)``, counted over the *global*
+        batch, so the terms are those of one device under a ``tf.distribute`` strategy too (see
+        :meth:`global_user_mean`). No ``tf.unique``: the step keeps static shapes for XLA.
         """
-        distinct, _ = tf.unique(users)
-        factors = tf.gather(self.user_factors, distinct)  # [U, dim]
-        labels = tf.gather(self.user_labels, distinct)  # [U]
+        factors = tf.gather(self.user_factors, users)  # [B, dim]
+        labels = tf.gather(self.user_labels, users)  # [B]
         weight = tf.constant(self.adversary_weight, tf.float32)
         if self.objective == "reversal":
-            logits = self.adversary(reverse_gradient(factors, weight))  # [U, n_classes]
-            adversary_loss = tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-            )
-            return adversary_loss, tf.constant(0.0)
+            logits = self.adversary(reverse_gradient(factors, weight))  # [B, n_classes]
+            cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+            return self.global_user_mean(users, cross_entropy), tf.constant(0.0)
         logits = self.adversary(tf.stop_gradient(factors))
-        adversary_loss = tf.reduce_mean(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+        adversary_loss = self.global_user_mean(
+            users, tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
         )
         frozen_logits = self.adversary(factors, frozen=True)
         prior = tf.broadcast_to(self.attribute_prior, tf.shape(frozen_logits))
-        confusion = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(prior, frozen_logits))
-        return adversary_loss, weight * confusion
+        confusion = tf.nn.softmax_cross_entropy_with_logits(prior, frozen_logits)
+        return adversary_loss, weight * self.global_user_mean(users, confusion)
+
+    def global_user_mean(self, users: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
+        """Mean of ``values`` (float32 ``[B]``, one per occurrence) over the distinct users.
+
+        Scaled like a per-replica mean loss: summed over replicas after
+        :func:`advrec.losses.scale_for_replicas`, it is the mean over the global batch's users.
+        """
+        occurrences = sum_over_replicas(
+            tf.math.unsorted_segment_sum(tf.ones_like(values), users, self.n_users)
+        )  # [n_users]: how often each user is in the global batch
+        n_distinct = tf.reduce_sum(tf.cast(occurrences > 0, tf.float32))
+        share = tf.reduce_sum(values / tf.gather(occurrences, users)) / n_distinct
+        _, replicas = replica_id_and_count()
+        return share * replicas
 
     def pairwise_loss(self, users, positives, negatives):
         recommender_loss, extras = super().pairwise_loss(users, positives, negatives)

@@ -1,0 +1,152 @@
+"""Running one training step on many replicas: per-replica random streams and replica ids.
+
+Under a ``tf.distribute`` strategy every replica runs the same ``train_step`` on its slice of the
+global batch. Random numbers drawn in the step (negatives, noise, masks) must differ between
+replicas -- otherwise two replicas train on the same negatives -- and yet one step on ``n``
+replicas should equal one step on one device. :func:`replica_uniform` does both: every replica
+draws the same stream for the *global* batch from the shared seed and keeps the slice of its own
+examples, so replica ``r`` gets exactly the numbers a single device would draw for examples
+``[r * B, (r + 1) * B)`` (batches are split into consecutive equal slices, as
+``experimental_distribute_dataset`` does).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def replica_id_and_count() -> tuple[tf.Tensor, int]:
+    """int32 scalar id of the current replica among all replicas in sync, and their number.
+
+    Outside a strategy (or in cross-replica context) this is ``(0, 1)``.
+    """
+    strategy = tf.distribute.get_strategy()
+    context = tf.distribute.get_replica_context()
+    if context is None or strategy.num_replicas_in_sync == 1:
+        return tf.constant(0, tf.int32), 1
+    return tf.cast(context.replica_id_in_sync_group, tf.int32), strategy.num_replicas_in_sync
+
+
+def replica_uniform(
+    shape: tuple[tf.Tensor | int, ...], seed_generator: keras.random.SeedGenerator
+) -> tf.Tensor:
+    """float32 ``shape`` uniform in ``[0, 1)``: this replica's slice of one global draw.
+
+    ``shape[0]`` is this replica's batch size; the draw is made for the global batch with the
+    seed generator's next seed (Philox, which XLA compiles cheaply; ThreeFry costs tens of
+    milliseconds per step on a CPU) and this replica's rows are returned.
+    """
+    return _replica_slice(tf.random.stateless_uniform, shape, seed_generator)
+
+
+def replica_normal(
+    shape: tuple[tf.Tensor | int, ...], seed_generator: keras.random.SeedGenerator
+) -> tf.Tensor:
+    """float32 ``shape`` standard normal: this replica's slice of one global draw (as
+    :func:`replica_uniform`)."""
+    return _replica_slice(tf.random.stateless_normal, shape, seed_generator)
+
+
+def _replica_slice(draw, shape, seed_generator: keras.random.SeedGenerator) -> tf.Tensor:
+    """This replica's rows of ``draw(global shape, seed)``: the global batch is the replicas'
+    batches in replica order, which may differ in size by one (an odd last batch)."""
+    seed = tf.cast(seed_generator.next(), tf.int64)
+    context = tf.distribute.get_replica_context()
+    if context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        return draw(shape, seed, alg="philox")
+    rows = tf.convert_to_tensor(shape[0], tf.int32)
+    all_rows = context.all_gather(rows[tf.newaxis], axis=0)  # [replicas]
+    replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
+    start = tf.reduce_sum(all_rows[:replica])
+    values = draw((tf.reduce_sum(all_rows), *shape[1:]), seed, alg="philox")
+    return values[start : start + rows]
+
+
+def sum_over_replicas(value: tf.Tensor) -> tf.Tensor:
+    """``value`` summed over all replicas in sync (itself outside a strategy).
+
+    For statistics of the *global* batch inside a step, e.g. how often a row occurs in it.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def keras_fit_works_under(strategy: tf.distribute.Strategy) -> bool:
+    """Whether ``keras.Model.fit`` can train under ``strategy`` (TF 2.21, Keras 3.15).
+
+    Not under ``MultiWorkerMirroredStrategy``: ``fit`` fails in ``_maybe_symbolic_build``
+    ("Attempt to convert a value (PerReplica...) to a Tensor") and then in the cross-worker
+    reduction of its metrics -- upstream keras-team/keras#20585. Remove :func:`fit_with_strategy`'s
+    use when that issue is fixed.
+    """
+    return not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def fit_with_strategy(
+    model: keras.Model,
+    data: tf.data.Dataset,
+    epochs: int,
+    steps_per_epoch: int,
+    callbacks=(),
+    verbose: int = 0,
+) -> keras.callbacks.History:
+    """Trains ``model`` with its own ``train_step`` under its strategy, where ``fit`` cannot.
+
+    A scheduler around the model's step, not a second step: each epoch runs ``steps_per_epoch``
+    calls of ``strategy.run(model.train_step, ...)`` inside one ``tf.function`` over the
+    distributed ``data`` (which is split among replicas exactly as ``fit`` splits it: each global
+    batch into consecutive per-replica slices), reduces the step's logs over replicas, and drives
+    the same Keras callbacks as ``fit`` (validation, early stopping, checkpoints, progress bar), so
+    ``model.stop_training`` and ``model.history`` behave as after ``fit``.
+
+    Args:
+        model: a compiled model created (with its optimizer) in ``strategy.scope()``.
+        data: global batches; repeated here if finite, so one iterator serves every epoch.
+        epochs, steps_per_epoch: how long to train.
+        callbacks: Keras callbacks.
+        verbose: 0 silent, 1 progress bar.
+
+    Returns:
+        The ``History`` callback (also ``model.history``).
+    """
+    strategy = model.distribute_strategy
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("compile the model (in strategy.scope()) before training it.")
+    with strategy.scope():
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+    iterator = iter(strategy.experimental_distribute_dataset(data.repeat()))
+
+    @tf.function
+    def one_epoch(iterator):
+        logs = strategy.run(model.train_step, args=(next(iterator),))
+        for _ in tf.range(steps_per_epoch - 1):
+            logs = strategy.run(model.train_step, args=(next(iterator),))
+        return {
+            name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+            for name, value in logs.items()
+        }
+
+    callback_list = keras.callbacks.CallbackList(
+        list(callbacks),
+        add_history=True,
+        add_progbar=verbose != 0,
+        model=model,
+        verbose=verbose,
+        epochs=epochs,
+        steps=steps_per_epoch,
+    )
+    model.stop_training = False
+    callback_list.on_train_begin()
+    for epoch in range(epochs):
+        model.reset_metrics()
+        callback_list.on_epoch_begin(epoch)
+        logs = {name: float(value) for name, value in one_epoch(iterator).items()}
+        callback_list.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callback_list.on_train_end()
+    return model.history

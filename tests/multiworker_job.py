@@ -1,0 +1,70 @@
+"""One process of the multi-worker tests: trains a small model and saves its weights.
+
+    python tests/multiworker_job.py OUT.npz
+
+With ``TF_CONFIG`` set (see ``test_multiworker.py``) it is one worker of a
+``MultiWorkerMirroredStrategy`` cluster on the loopback interface; without it, the single-process
+reference. Both train the same model on the same global batches from the same seeds.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+
+def main(out: str) -> None:
+    if "TF_CONFIG" in os.environ:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        strategy = tf.distribute.get_strategy()
+    weights = {f"bpr_{i}": w for i, w in enumerate(train_bpr(strategy))}
+    weights |= {f"gan_{i}": w for i, w in enumerate(train_gan(strategy))}
+    np.savez(out, **weights, replicas=strategy.num_replicas_in_sync)
+
+
+def train_bpr(strategy) -> list[np.ndarray]:
+    from advrec.data import random_holdout, synthetic_movielens
+    from advrec.models import BPRMF
+    from advrec.training import fit_ranker
+
+    split = random_holdout(synthetic_movielens(n_users=120, n_items=90, seed=0).interactions)
+    with strategy.scope():
+        model = BPRMF(split.train, dim=8, l2=1e-3, seed=1)
+        model.compile(optimizer=keras.optimizers.SGD(1.0))
+    validation = fit_ranker(model, split, epochs=2, batch_size=256, patience=None, verbose=0)
+    assert len(validation.history["epoch"]) == 2
+    return [w.numpy() for w in model.trainable_weights] + [np.array(validation.best)]
+
+
+def train_gan(strategy) -> list[np.ndarray]:
+    from advrec.distribute import fit_with_strategy, keras_fit_works_under
+    from advrec.gan import GAN, mlp_discriminator, mlp_generator
+
+    with strategy.scope():
+        generator = mlp_generator(3, (2,), hidden_units=(8,))
+        discriminator = mlp_discriminator((2,), hidden_units=(8,))
+        for model, seed in ((generator, 1), (discriminator, 2)):
+            rng = np.random.default_rng(seed)
+            model.set_weights(
+                [rng.normal(0, 0.3, w.shape).astype("float32") for w in model.weights]
+            )
+        gan = GAN(generator, discriminator, latent_dim=3, seed=5)
+        gan.compile(keras.optimizers.Adam(0.01), keras.optimizers.Adam(0.01))
+    real = np.random.default_rng(0).normal(size=(128, 2)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices(real).batch(32)
+    if keras_fit_works_under(strategy):
+        gan.fit(data, epochs=2, verbose=0)
+    else:
+        fit_with_strategy(gan, data, epochs=2, steps_per_epoch=4)
+    return [w.numpy() for w in generator.weights + discriminator.weights]
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,139 @@
+"""Every model compiles with XLA and trains on two devices exactly as on one.
+
+The two devices are the logical CPU devices that ``conftest.py`` creates: a real two-replica
+``tf.distribute.MirroredStrategy`` (a one-device "strategy" could not fail for multi-replica bugs).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from advrec.data import NegativeSampler, positive_pairs
+from advrec.distribute import replica_uniform
+from advrec.gan import GAN, mlp_discriminator, mlp_generator
+from advrec.models import AMF, BPRMF, AdversarialBPRMF
+
+TWO_DEVICES = ["/cpu:0", "/cpu:1"]
+
+
+@pytest.fixture(scope="module")
+def two_devices() -> tf.distribute.MirroredStrategy:
+    """One strategy for the module: TensorFlow's collective ops cache their instances by key, and
+    a second strategy over the same devices reuses the keys (a shape mismatch follows)."""
+    strategy = tf.distribute.MirroredStrategy(TWO_DEVICES)
+    assert strategy.num_replicas_in_sync == 2
+    return strategy
+
+
+def _labels(n_users: int) -> np.ndarray:
+    return (np.arange(n_users) % 3 == 0).astype(np.int32)
+
+
+RANKERS = {
+    "bprmf": lambda train: BPRMF(train, dim=8, l2=1e-3, seed=1),
+    "amf": lambda train: AMF(train, epsilon=0.3, dim=8, l2=1e-3, seed=1),
+    "privacy-confusion": lambda train: AdversarialBPRMF(
+        train, _labels(train.n_users), objective="confusion", dim=8, seed=1
+    ),
+    "privacy-reversal": lambda train: AdversarialBPRMF(
+        train, _labels(train.n_users), objective="reversal", dim=8, seed=1
+    ),
+}
+
+
+def _train_ranker(make, split, strategy, steps=2, batch=64, jit_compile=False):
+    """Weights of a ranker after ``steps`` SGD steps of ``batch`` pairs under ``strategy``."""
+    with strategy.scope():
+        model = make(split.train)
+        model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=jit_compile)
+    data = positive_pairs(split.train, batch, seed=3, epochs=None)
+    model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+    return [w.numpy() for w in model.trainable_weights]
+
+
+@pytest.mark.parametrize("name", sorted(RANKERS))
+def test_ranker_trains_with_xla(name, synthetic_split):
+    before = [w.numpy() for w in RANKERS[name](synthetic_split.train).trainable_weights]
+    after = _train_ranker(
+        RANKERS[name], synthetic_split, tf.distribute.get_strategy(), jit_compile=True
+    )
+    assert all(np.isfinite(w).all() for w in after)
+    assert any(not np.allclose(a, b) for a, b in zip(after, before, strict=True))
+
+
+@pytest.mark.parametrize("name", sorted(RANKERS))
+def test_ranker_on_two_devices_matches_one_device(name, synthetic_split, two_devices):
+    strategy = two_devices
+    one = _train_ranker(RANKERS[name], synthetic_split, tf.distribute.get_strategy())
+    two = _train_ranker(RANKERS[name], synthetic_split, strategy)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_each_replica_draws_its_own_slice_of_the_global_stream(two_devices):
+    strategy = two_devices
+    with strategy.scope():
+        seed = keras.random.SeedGenerator(11)
+
+    @tf.function
+    def draw():
+        return strategy.run(lambda: replica_uniform((4,), seed))
+
+    per_replica = strategy.experimental_local_results(draw())
+    first, second = (t.numpy() for t in per_replica)
+    assert not np.allclose(first, second)  # the replicas' negatives differ
+    single = replica_uniform((8,), keras.random.SeedGenerator(11)).numpy()
+    np.testing.assert_allclose(np.concatenate([first, second]), single)
+
+
+def test_sampler_per_replica_negatives_avoid_positives(synthetic_split, two_devices):
+    strategy = two_devices
+    sampler = NegativeSampler(synthetic_split.train)
+    with strategy.scope():
+        seed = keras.random.SeedGenerator(0)
+    users = tf.constant(np.repeat(np.arange(50), 20), tf.int32)
+
+    @tf.function
+    def draw(u):
+        return sampler(u, seed)
+
+    results = strategy.experimental_local_results(strategy.run(draw, args=(users,)))
+    negatives = [r.numpy() for r in results]
+    assert not np.array_equal(negatives[0], negatives[1])
+    positives = synthetic_split.train.dense().astype(bool)
+    for n in negatives:
+        assert not positives[users.numpy(), n].any()
+
+
+def _gan(latent_dim=3, data_dim=2):
+    generator = mlp_generator(latent_dim, (data_dim,), hidden_units=(8,))
+    discriminator = mlp_discriminator((data_dim,), hidden_units=(8,))
+    for model, seed in ((generator, 1), (discriminator, 2)):
+        rng = np.random.default_rng(seed)  # identical initial weights under any strategy
+        model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in model.weights])
+    return GAN(generator, discriminator, latent_dim=latent_dim, seed=5)
+
+
+def _train_gan(strategy, jit_compile=False):
+    with strategy.scope():
+        gan = _gan()
+        gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), jit_compile=jit_compile)
+    real = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices(real).batch(32)
+    gan.fit(data, epochs=1, verbose=0)
+    return [w.numpy() for w in gan.generator.weights + gan.discriminator.weights]
+
+
+def test_gan_trains_with_xla():
+    weights = _train_gan(tf.distribute.get_strategy(), jit_compile=True)
+    assert all(np.isfinite(w).all() for w in weights)
+
+
+def test_gan_on_two_devices_matches_one_device(two_devices):
+    one = _train_gan(tf.distribute.get_strategy())
+    two = _train_gan(two_devices)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
