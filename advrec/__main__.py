@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -35,10 +36,29 @@ class ModelRecipe:
     train: Callable[[argparse.Namespace, object], tuple[object, dict]]
 
 
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
-    value = float(text)
+    """A finite number >= 0 (a weight or a budget, where 0 switches the term off)."""
+    value = _finite_float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _step_size(text: str) -> float:
+    """A finite number > 0 (a learning rate: 0 would train nothing)."""
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 (a step size), got {text}")
     return value
 
 
@@ -98,7 +118,7 @@ def _add_apr_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--adversarial-learning-rate",
-        type=_positive_float,
+        type=_step_size,
         default=0.001,
         help="Adam's step size in the adversarial phase, which starts a fresh optimizer (0.001); "
         "--learning-rate is used for the pre-training",
@@ -168,7 +188,7 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=_positive_int, default=8192, help="(default 8192)")
     parser.add_argument(
-        "--learning-rate", type=_positive_float, default=0.01, help="Adam's step size (0.01)"
+        "--learning-rate", type=_step_size, default=0.01, help="Adam's step size (0.01)"
     )
     parser.add_argument(
         "--patience",
