@@ -51,6 +51,12 @@ def test_every_model_has_a_subcommand_with_help(capsys):
         (["train", "bpr", "--dataset", "netflix"], "invalid choice"),
         (["train", "apr", "--epsilon", "-1"], "must be >= 0"),
         (["train", "bpr", "--epochs", "0"], "positive integer"),
+        (["train", "bpr", "--learning-rate", "0"], "must be > 0"),
+        (["train", "bpr", "--learning-rate", "nan"], "must be a finite number"),
+        (["train", "bpr", "--l2", "inf"], "must be a finite number"),
+        (["train", "bpr", "--l2", "abc"], "must be a number"),
+        (["train", "apr", "--adversarial-learning-rate", "0"], "must be > 0"),
+        (["train", "apr", "--epsilon", "nan"], "must be a finite number"),
         (["train"], "required"),
     ],
 )

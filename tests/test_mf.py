@@ -82,6 +82,23 @@ def test_trains_under_a_distribution_strategy(synthetic_split):
     assert not np.allclose(before, model.item_factors.numpy())
 
 
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"dim": 0}, "dim must be a positive integer"),
+        ({"dim": 2.5}, "dim must be a positive integer"),
+        ({"l2": -1.0}, "l2 must be finite and >= 0"),
+        ({"l2": float("nan")}, "l2 must be finite and >= 0"),
+        ({"l2": float("inf")}, "l2 must be finite and >= 0"),
+        ({"init_std": float("nan")}, "init_std must be finite"),
+        ({"l2": "0.1"}, "l2 must be a number"),
+    ],
+)
+def test_bad_hyper_parameters_are_refused(tiny_interactions, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        BPRMF(tiny_interactions, **kwargs)
+
+
 def test_fit_ranker_rejects_a_split_without_validation(synthetic_split):
     from advrec.data import Split
 

@@ -174,8 +174,9 @@ def _ids(values, what: str) -> np.ndarray:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise ValueError(
-                f"{what} ids must be whole numbers; row {row} is {array[row]!r}. Float ids are "
-                "not rounded (that would merge different ids): map raw ids to 0..n-1 first, "
+                f"{what} ids must be whole numbers; row {row} is {array[row].item()!r}. Float "
+                "ids are not rounded (that would merge different ids): map raw ids to 0..n-1 "
+                "first, "
                 "e.g. with np.unique(raw, return_inverse=True)."
             )
     elif array.dtype.kind not in "iub":
@@ -186,7 +187,7 @@ def _ids(values, what: str) -> np.ndarray:
     low, high = array.min(), array.max()
     if low < 0 or high > _MAX_ID:
         raise ValueError(
-            f"{what} ids must lie in [0, {_MAX_ID}] to fit int32; got [{low}, {high}]. "
+            f"{what} ids must lie in [0, {_MAX_ID}] to fit int32; got [{int(low)}, {int(high)}]. "
             "Re-index them contiguously, e.g. with np.unique(raw, return_inverse=True)."
         )
     return array.astype(np.int32)
