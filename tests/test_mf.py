@@ -6,15 +6,13 @@ import pytest
 import tensorflow as tf
 
 from advrec.losses import bpr_loss
-from advrec.metrics import evaluate_ranking
 from advrec.models import BPRMF, ItemPop
+from advrec.protocol import evaluate_split
 from advrec.training import fit_ranker
 
 
 def _test_ndcg(model, split):
-    return evaluate_ranking(model.score_all, split.test, exclude=[split.train, split.valid])[
-        "ndcg@10"
-    ]
+    return evaluate_split(model, split, "test")["ndcg@10"]
 
 
 def test_bpr_loss_matches_its_closed_form():
