@@ -60,6 +60,37 @@ def test_training_is_deterministic_for_a_seed(synthetic_split):
     assert not np.allclose(train(1), train(2))
 
 
+def test_l2_penalty_and_loss_match_a_numpy_computation(synthetic_split):
+    model = BPRMF(synthetic_split.train, dim=6, l2=0.03, seed=0)
+    users, pos, neg = np.array([0, 1, 1, 9]), np.array([3, 4, 4, 7]), np.array([5, 3, 8, 7])
+    P, Q = model.user_factors.numpy(), model.item_factors.numpy()  # noqa: N806
+    b = model.item_bias.numpy() + np.linspace(-0.5, 0.5, model.n_items)
+    model.item_bias.assign(b)
+    squares = (P[users] ** 2).sum(1) + (Q[pos] ** 2).sum(1) + (Q[neg] ** 2).sum(1)
+    penalty = 0.03 * squares.mean()  # repeated rows count once per occurrence
+    margin = (P[users] * (Q[pos] - Q[neg])).sum(1) + b[pos] - b[neg]
+    bpr = np.mean(np.log1p(np.exp(-margin)))
+
+    rows = model.gather_batch(*(tf.constant(x) for x in (users, pos, neg)))
+    assert float(model.penalty(rows)) == pytest.approx(penalty, rel=1e-5)
+    loss, _ = model.pairwise_loss(*(tf.constant(x) for x in (users, pos, neg)))
+    assert float(loss) == pytest.approx(bpr + penalty, rel=1e-5)
+    # The item biases are not penalised, and l2 = 0 switches the penalty off.
+    no_l2 = BPRMF(synthetic_split.train, dim=6, l2=0.0, seed=0)
+    assert (
+        float(no_l2.penalty(no_l2.gather_batch(*(tf.constant(x) for x in (users, pos, neg))))) == 0
+    )
+    with tf.GradientTape() as tape:
+        only_penalty = model.penalty(
+            model.gather_batch(*(tf.constant(x) for x in (users, pos, neg)))
+        )
+    grad_p, grad_b = tape.gradient(only_penalty, [model.user_factors, model.item_bias])
+    expected = np.zeros_like(P)
+    np.add.at(expected, users, 2 * 0.03 * P[users] / len(users))
+    np.testing.assert_allclose(tf.convert_to_tensor(grad_p).numpy(), expected, rtol=1e-5, atol=1e-7)
+    assert grad_b is None or not np.any(tf.convert_to_tensor(grad_b).numpy())
+
+
 def test_every_variable_gets_a_gradient(synthetic_split):
     model = BPRMF(synthetic_split.train, dim=8, seed=0)
     users, items = tf.constant([0, 1, 2]), tf.constant([0, 1, 2])
