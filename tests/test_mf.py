@@ -37,6 +37,7 @@ def test_score_all_agrees_with_score_pairs(synthetic_split):
     assert np.allclose(full[np.arange(3), items.numpy()], pairs, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_bprmf_beats_itempop_and_restores_best_weights(synthetic_split):
     keras.utils.set_random_seed(0)
     model = BPRMF(synthetic_split.train, dim=16, seed=0)

@@ -302,6 +302,7 @@ def test_a_broken_recbole_layout_directory_points_to_the_wheel_not_the_grouplens
     assert "Replace it with the original from https://files.grouplens.org" not in message
 
 
+@pytest.mark.slow  # starts pip in a subprocess
 def test_pip_download_wheel_runs_pip_without_installing(tmp_path):
     # pip "downloads" a wheel given as a local file the same way, so this needs no network.
     wheel = tmp_path / "demo-0.1-py3-none-any.whl"
