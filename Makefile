@@ -1,6 +1,7 @@
 # Two commands for a fresh machine with Python 3.11:
 #   make book   set up, execute every chapter and build the HTML book into _build/html
-#   make test   set up, then run the unit tests and the notebook tests (nbval)
+#   make test   set up, then run the unit tests (fast and slow) and the notebook tests (nbval)
+#   make unit   only the fast unit tests
 # Set-up is idempotent: the virtual environment is (re)installed only when requirements.txt or
 # pyproject.toml change, and the data step is a quick checksum check once the data is cached.
 
@@ -12,7 +13,7 @@ NOTEBOOKS = $(shell $(BIN)/python tests/toc.py)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: setup data book test unit notebooks lint format bench clean
+.PHONY: setup data book test unit slow notebooks lint format bench clean
 
 setup: $(STAMP)
 
@@ -30,10 +31,15 @@ book: data
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open _build/html/index.html"
 
-test: unit notebooks
+test: unit slow notebooks
 
+# The fast unit tests (under a minute on a quiet 2-core machine); `make slow` runs the tests
+# marked @pytest.mark.slow (each trains a model for more than a few seconds).
 unit: data
-	$(BIN)/python -m pytest tests -p no:cacheprovider
+	$(BIN)/python -m pytest tests -p no:cacheprovider -m "not slow"
+
+slow: data
+	$(BIN)/python -m pytest tests -p no:cacheprovider -m slow
 
 notebooks: data
 	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider $(NOTEBOOKS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 DATASETS = ("ml-100k", "ml-1m", "synthetic")
+"""Those of :func:`advrec.protocol.load_split` (kept here so ``--help`` needs no TensorFlow)."""
 REPORTED = ("ndcg@10", "recall@10", "precision@10", "hr@10", "mrr@10", "ndcg@20", "recall@20")
 
 
@@ -35,10 +37,29 @@ class ModelRecipe:
     train: Callable[[argparse.Namespace, object], tuple[object, dict]]
 
 
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
-    value = float(text)
+    """A finite number >= 0 (a weight or a budget, where 0 switches the term off)."""
+    value = _finite_float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _step_size(text: str) -> float:
+    """A finite number > 0 (a learning rate: 0 would train nothing)."""
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 (a step size), got {text}")
     return value
 
 
@@ -96,7 +117,7 @@ def _add_apr_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--adversarial-learning-rate",
-        type=_positive_float,
+        type=_step_size,
         default=0.001,
         help="Adam's step size in the adversarial phase, which starts a fresh optimizer (0.001); "
         "--learning-rate is used for the pre-training",
@@ -166,7 +187,7 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=_positive_int, default=8192, help="(default 8192)")
     parser.add_argument(
-        "--learning-rate", type=_positive_float, default=0.01, help="Adam's step size (0.01)"
+        "--learning-rate", type=_step_size, default=0.01, help="Adam's step size (0.01)"
     )
     parser.add_argument(
         "--patience",
@@ -202,34 +223,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_split(dataset: str, data_dir: str | None, seed: int):
-    """The 80/10/10 per-user holdout of ``dataset`` (see :data:`DATASETS`)."""
-    from advrec.data import load_movielens, random_holdout, synthetic_movielens
-
-    if dataset == "synthetic":
-        interactions = synthetic_movielens(seed=seed).interactions
-    else:
-        interactions = load_movielens(dataset, data_dir).interactions
-    return random_holdout(interactions, (0.8, 0.1, 0.1), seed=seed)
-
-
 def run_train(args: argparse.Namespace) -> dict:
     """Trains ``args.model`` and returns a JSON-ready report."""
     from advrec.experiment import set_seed
-    from advrec.metrics import evaluate_ranking
+    from advrec.protocol import TEST_NOTE, VALIDATION_NOTE, evaluate_split, load_split
 
     set_seed(args.seed)
     split = load_split(args.dataset, args.data_dir, args.seed)
     start = time.perf_counter()
     model, facts = MODELS[args.model].train(args, split)
     seconds = time.perf_counter() - start
-    valid = evaluate_ranking(model.score_all, split.valid, exclude=split.train)
-    test = evaluate_ranking(model.score_all, split.test, exclude=[split.train, split.valid])
+    valid = evaluate_split(model, split, "valid")
+    test = evaluate_split(model, split, "test")
     settings = {k: v for k, v in vars(args).items() if k not in ("command", "json", "verbose")}
     return {
         "settings": settings,
         **facts,
         "train_seconds": round(seconds, 2),
+        "candidates": {"valid": VALIDATION_NOTE, "test": TEST_NOTE},
         "valid": {name: valid[name] for name in REPORTED},
         "test": {name: test[name] for name in REPORTED},
     }
@@ -240,11 +251,15 @@ def format_report(report: dict) -> str:
     settings = report["settings"]
     lines = [f"model {settings['model']} on {settings['dataset']} (seed {settings['seed']})"]
     for key, value in report.items():
-        if key not in ("settings", "valid", "test"):
+        if key not in ("settings", "valid", "test", "candidates"):
             lines.append(f"  {key}: {value}")
-    lines.append(f"  {'metric':<13}{'valid':>9}{'test':>9}")
+    lines.append(f"  {'metric':<13}{'valid*':>9}{'test':>9}")
     for name in REPORTED:
         lines.append(f"  {name:<13}{report['valid'][name]:>9.4f}{report['test'][name]:>9.4f}")
+    lines.append(
+        f"  * {report['candidates']['valid']}, so validation and test numbers are not "
+        "comparable; validation only selects the epoch."
+    )
     return "\n".join(lines)
 
 

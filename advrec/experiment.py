@@ -1,12 +1,18 @@
-"""Repeated runs over seeds and their summaries (mean ± std)."""
+"""Repeated runs over seeds and their summaries: mean ± std, paired comparisons, result tables.
+
+How one run is evaluated and selected (the split, the exclusions, the validation grid) is in
+:mod:`advrec.protocol`.
+"""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import keras
 import numpy as np
+from scipy import stats
 
 
 def set_seed(seed: int) -> None:
@@ -47,13 +53,100 @@ def format_mean_std(values: np.ndarray, digits: int = 4) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+@dataclass(frozen=True)
+class PairedComparison:
+    """Model ``a`` against model ``b`` over the same seeds (same split and seed per pair).
+
+    Attributes:
+        n: number of paired runs.
+        mean_difference: mean of ``a - b``; ``std_difference`` its sample std (ddof=1).
+        t_statistic, p_value: two-sided paired t-test of ``mean(a - b) = 0``.
+        sign_p_value: two-sided exact sign test (binomial) on the non-zero differences.
+        wins, losses: runs where ``a`` is above / below ``b``.
+    """
+
+    n: int
+    mean_difference: float
+    std_difference: float
+    t_statistic: float
+    p_value: float
+    sign_p_value: float
+    wins: int
+    losses: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.mean_difference:+.4f} ± {self.std_difference:.4f} over {self.n} paired runs "
+            f"({self.wins} wins, {self.losses} losses; paired t-test p = {self.p_value:.3g}, "
+            f"sign test p = {self.sign_p_value:.3g})"
+        )
+
+
+def paired_comparison(a: Sequence[float], b: Sequence[float]) -> PairedComparison:
+    """Paired per-seed comparison of two models' results ``a[i]``, ``b[i]`` (run ``i`` of both
+    on the same split and seed).
+
+    The main test is the paired t-test on the differences: with the few seeds a chapter can
+    afford (3-10), it uses their size as well as their sign, so it has more power than the sign
+    test, and each per-seed metric is a mean over hundreds of users, so the differences are close
+    to normal. The exact sign test, which assumes nothing about their distribution, is reported
+    beside it; with ``n`` runs its smallest possible p-value is ``2 / 2**n`` (0.25 for 3 seeds).
+
+    Raises:
+        ValueError: different lengths, fewer than 2 pairs, or non-finite values.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(
+            f"a and b must be 1-D with one result per seed, in the same seed order; got shapes "
+            f"{a.shape} and {b.shape}."
+        )
+    if len(a) < 2:
+        raise ValueError(f"a paired comparison needs at least 2 seeds, got {len(a)}.")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("a and b must be finite; drop the seeds that did not run from both.")
+    diff = a - b
+    n = len(diff)
+    mean, std = float(diff.mean()), float(diff.std(ddof=1))
+    if std == 0.0:
+        t_statistic = 0.0 if mean == 0.0 else float(np.sign(mean) * np.inf)
+        p_value = 1.0 if mean == 0.0 else 0.0
+    else:
+        t_statistic = mean / (std / np.sqrt(n))
+        p_value = float(2.0 * stats.t.sf(abs(t_statistic), df=n - 1))
+    wins, losses = int((diff > 0).sum()), int((diff < 0).sum())
+    decided = wins + losses
+    sign_p = 1.0 if decided == 0 else float(stats.binomtest(wins, decided, 0.5).pvalue)
+    return PairedComparison(n, mean, std, float(t_statistic), p_value, sign_p, wins, losses)
+
+
+MISSING = "—"
+"""How :func:`results_table` shows a result that is missing (not run, or no value)."""
+
+
+def format_cell(values, digits: int = 4) -> str:
+    """``"mean ± std"`` over the finite values; one value alone without a std; ``(n=k)`` when
+    some runs are missing; :data:`MISSING` when there is no value."""
+    if values is None:
+        return MISSING
+    values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0:
+        return MISSING
+    text = f"{finite[0]:.{digits}f}" if len(finite) == 1 else format_mean_std(finite, digits)
+    if len(finite) < len(values):
+        text += f" (n={len(finite)})"
+    return text
+
+
 def results_table(
     runs: Mapping[str, Mapping[str, np.ndarray]], metrics: Iterable[str], digits: int = 4
 ) -> str:
-    """A Markdown table, one row per model, one column per metric, cells ``mean ± std``."""
+    """A Markdown table, one row per model, one column per metric, cells ``mean ± std`` over
+    seeds (see :func:`format_cell`: a metric a model lacks, or NaN results, show as ``—``)."""
     metrics = list(metrics)
     lines = ["| model | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for model, result in runs.items():
-        cells = [format_mean_std(result[m], digits) for m in metrics]
+        cells = [format_cell(result.get(m), digits) for m in metrics]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

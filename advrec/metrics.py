@@ -7,6 +7,12 @@ at several K (and optionally AUC) are computed from one top-K pass.
 Ties: items with equal scores are ordered by item index, lower first (the order of
 ``tf.math.top_k``), so a model that scores everything equally ranks items by index. The
 brute-force reference in the tests uses the same rule.
+
+AUC is the fraction of (relevant, non-relevant candidate) pairs that this ranking puts in the
+right order. It follows the same tie rule (a tie counts as won by the lower item index, not as
+one half), so a constant scorer gets the AUC of the index order rather than 0.5. A user with no
+non-relevant candidate (every candidate is a target) has no AUC: their per-user value is NaN
+and the mean is over the other users.
 """
 
 from __future__ import annotations
@@ -90,7 +96,9 @@ def _ranking_metrics_for_batch(
         n_negative = n_candidates - n_relevant
         rank_sum = tf.reduce_sum(tf.where(relevant, tf.cast(rank, tf.float32), 0.0), axis=1)
         negatives_above = rank_sum - n_relevant * (n_relevant - 1.0) / 2.0
-        out["auc"] = 1.0 - negatives_above / (n_relevant * n_negative)
+        defined = n_negative > 0  # a user with no negative candidate has no AUC: NaN
+        auc = 1.0 - negatives_above / tf.where(defined, n_relevant * n_negative, 1.0)
+        out["auc"] = tf.where(defined, auc, tf.constant(np.nan, tf.float32))
     return out
 
 
@@ -122,7 +130,8 @@ def evaluate_ranking(
     with_auc: bool = False,
     per_user: bool = False,
 ) -> dict[str, float] | dict[str, np.ndarray]:
-    """Full-ranking evaluation of ``score_fn`` on ``target`` pairs.
+    """Full-ranking evaluation of ``score_fn`` on ``target`` pairs (see the module note on ties
+    and on users without an AUC).
 
     Args:
         score_fn: int32 ``[B]`` users -> float ``[B, n_items]`` scores (higher ranks first).
@@ -136,8 +145,27 @@ def evaluate_ranking(
 
     Returns:
         ``{"precision@10": ..., "recall@10": ..., "hr@10": ..., "ndcg@10": ..., "mrr@10": ...}``
-        (for each K), and ``"auc"`` if asked, averaged over evaluated users.
+        (for each K), and ``"auc"`` if asked, averaged over evaluated users (AUC over those with
+        at least one non-relevant candidate).
+
+    Raises:
+        ValueError: an empty ``target``, ``batch_size < 1``, bad cut-offs, tables over other id
+            spaces, target pairs that are also excluded, or scores of the wrong shape.
+        TypeError: ``score_fn`` returned non-floating scores.
     """
+    if len(target) == 0:
+        raise ValueError(
+            "target has no pairs, so there is nothing to rank; check that the split's "
+            "validation/test part is not empty (e.g. split.users_without('test'))."
+        )
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int | np.integer)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"batch_size must be a positive integer (users per batch), got {batch_size!r}."
+        )
     ks = tuple(sorted({int(k) for k in ks}))
     if not ks or ks[0] < 1:
         raise ValueError(f"ks must be positive cut-offs such as (10, 20), got {ks}.")
@@ -162,6 +190,11 @@ def evaluate_ranking(
     for start in range(0, len(users), batch_size):
         batch_users = tf.constant(users[start : start + batch_size])
         scores = tf.convert_to_tensor(score_fn(batch_users))
+        if not scores.dtype.is_floating:
+            raise TypeError(
+                f"score_fn must return floating-point scores, got {scores.dtype.name}; cast "
+                "them, e.g. tf.cast(scores, tf.float32)."
+            )
         if tuple(scores.shape) != (len(batch_users), n_items):
             raise ValueError(
                 f"score_fn must return one score per item, shape [{len(batch_users)}, {n_items}]; "
@@ -173,7 +206,16 @@ def evaluate_ranking(
     values = {name: np.concatenate(chunks) for name, chunks in parts.items()}
     if per_user:
         return {"user": users, **values}
-    return {name: float(np.mean(v)) for name, v in values.items()}
+    means = {name: float(np.mean(v)) for name, v in values.items() if name != "auc"}
+    if "auc" in values:
+        defined = values["auc"][np.isfinite(values["auc"])]
+        if not len(defined):
+            raise ValueError(
+                "no evaluated user has a non-relevant candidate item, so AUC is undefined for "
+                "all of them; evaluate with_auc=False, or exclude fewer items."
+            )
+        means["auc"] = float(np.mean(defined))
+    return means
 
 
 def sampled_candidates(

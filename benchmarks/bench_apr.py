@@ -22,10 +22,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from advrec.__main__ import load_split  # noqa: E402
 from advrec.data import positive_pairs  # noqa: E402
 from advrec.models import BPRMF  # noqa: E402
 from advrec.models.apr import AMF  # noqa: E402
+from advrec.protocol import load_split  # noqa: E402
 
 TARGET_RATIO = 2.5
 

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from advrec import attacks
+from advrec.attacks import embedding as attacks
 from advrec.metrics import evaluate_ranking
 from advrec.models import BPRMF, ItemPop
 from advrec.models.apr import AMF
+from advrec.protocol import evaluate_split
 from advrec.training import fit_ranker
 
 
@@ -128,11 +129,7 @@ def test_bad_input_is_rejected(model_and_train):
 
 def test_robustness_curve_starts_at_the_clean_metrics_and_falls(model_and_train, synthetic_split):
     model, _ = model_and_train
-    clean = evaluate_ranking(
-        model.score_all,
-        synthetic_split.test,
-        exclude=[synthetic_split.train, synthetic_split.valid],
-    )
+    clean = evaluate_split(model, synthetic_split, "test")
     for method in attacks.ATTACKS:
         curve = attacks.robustness_curve(model, synthetic_split, [0.0, 2.0], method=method, steps=3)
         assert set(curve) >= {"ndcg@10", "recall@10"}

@@ -51,6 +51,12 @@ def test_every_model_has_a_subcommand_with_help(capsys):
         (["train", "bpr", "--dataset", "netflix"], "invalid choice"),
         (["train", "apr", "--epsilon", "-1"], "must be >= 0"),
         (["train", "bpr", "--epochs", "0"], "positive integer"),
+        (["train", "bpr", "--learning-rate", "0"], "must be > 0"),
+        (["train", "bpr", "--learning-rate", "nan"], "must be a finite number"),
+        (["train", "bpr", "--l2", "inf"], "must be a finite number"),
+        (["train", "bpr", "--l2", "abc"], "must be a number"),
+        (["train", "apr", "--adversarial-learning-rate", "0"], "must be > 0"),
+        (["train", "apr", "--epsilon", "nan"], "must be a finite number"),
         (["train"], "required"),
     ],
 )
@@ -66,3 +72,26 @@ def test_missing_data_is_a_clear_error_not_a_traceback(capsys, tmp_path, monkeyp
     code = main(["train", "bpr", "--dataset", "ml-1m", "--data-dir", str(tmp_path / "none")])
     assert code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_the_cli_datasets_are_the_protocols():
+    from advrec.__main__ import DATASETS
+    from advrec.protocol import DATASETS as PROTOCOL_DATASETS
+
+    assert DATASETS == PROTOCOL_DATASETS
+
+
+def test_the_text_report_says_why_validation_and_test_differ():
+    from advrec.__main__ import REPORTED, format_report
+    from advrec.protocol import TEST_NOTE, VALIDATION_NOTE
+
+    report = {
+        "settings": {"model": "bpr", "dataset": "synthetic", "seed": 0},
+        "epochs_run": 3,
+        "candidates": {"valid": VALIDATION_NOTE, "test": TEST_NOTE},
+        "valid": dict.fromkeys(REPORTED, 0.5),
+        "test": dict.fromkeys(REPORTED, 0.25),
+    }
+    text = format_report(report)
+    assert "valid*" in text and "test items stay candidates" in text
+    assert "not comparable" in text and "epochs_run: 3" in text

@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from advrec.data import Interactions
-from advrec.metrics import evaluate_ranking
 from advrec.models import EASE, ItemPop
+from advrec.protocol import evaluate_split
 
 
 def test_closed_form_satisfies_the_constrained_normal_equations(synthetic_split):
@@ -30,10 +30,7 @@ def test_scores_are_history_times_weights(tiny_interactions):
 
 def test_ease_beats_itempop(synthetic_split):
     def ndcg(model):
-        split = synthetic_split
-        return evaluate_ranking(model.score_all, split.test, exclude=[split.train, split.valid])[
-            "ndcg@10"
-        ]
+        return evaluate_split(model, synthetic_split, "test")["ndcg@10"]
 
     assert ndcg(EASE(synthetic_split.train, l2=20.0)) > ndcg(ItemPop(synthetic_split.train)) + 0.02
 

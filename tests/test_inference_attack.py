@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advrec.data import synthetic_movielens
-from advrec.data.interactions import UserFeatures
-from advrec.inference_attack import (
+from advrec.attacks.inference import (
     AGE_GROUP_NAMES,
     age_group_labels,
     attack_attribute,
@@ -15,6 +13,8 @@ from advrec.inference_attack import (
     make_attacker,
     mean_over_folds,
 )
+from advrec.data import synthetic_movielens
+from advrec.data.interactions import UserFeatures
 
 
 def _users(age, gender) -> UserFeatures:

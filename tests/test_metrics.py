@@ -143,3 +143,83 @@ def test_sampled_candidates_overstate_a_weak_model():
     # Only the target and 20 sampled items keep their scores.
     kept = restricted(tf.constant([0])).numpy()[0] > np.finfo(np.float32).min
     assert kept.sum() == 21 and kept[target.item[0]]
+
+
+def _brute_force_auc(scores, excluded_items, target_items):
+    """Per user: the share of (relevant, other candidate) pairs ranked in the right order, with
+    ties ordered by item index (lower first); None for users without another candidate."""
+    out = {}
+    for u, relevant in target_items.items():
+        order = [i for i in np.argsort(-scores[u], kind="stable") if i not in excluded_items[u]]
+        position = {item: rank for rank, item in enumerate(order)}
+        negatives = [i for i in order if i not in relevant]
+        if not negatives:
+            out[u] = None
+            continue
+        right = sum(position[p] < position[n] for p in relevant for n in negatives)
+        out[u] = right / (len(relevant) * len(negatives))
+    return out
+
+
+def test_auc_with_excluded_items_agrees_with_brute_force():
+    rng = np.random.default_rng(3)
+    n_users, n_items = 30, 12
+    scores = rng.integers(0, 4, size=(n_users, n_items)).astype(np.float32)  # many ties
+    draw = rng.random((n_users, n_items))
+    train_mask, target_mask = draw < 0.3, (draw >= 0.3) & (draw < 0.5)
+    train_mask[0], target_mask[0] = True, False  # user 0: no target
+    train_mask[1, :], target_mask[1, :] = False, False
+    train_mask[1, :9], target_mask[1, 9:] = True, True  # user 1: every candidate is a target
+    train = Interactions.from_arrays(*np.nonzero(train_mask), n_users=n_users, n_items=n_items)
+    target = Interactions.from_arrays(*np.nonzero(target_mask), n_users=n_users, n_items=n_items)
+    excluded = {u: set(np.nonzero(train_mask[u])[0]) for u in range(n_users)}
+    targets = {u: set(np.flatnonzero(row)) for u, row in enumerate(target_mask) if row.any()}
+    want = _brute_force_auc(scores, excluded, targets)
+    assert want[1] is None  # the case that used to make the mean NaN
+
+    got = evaluate_ranking(
+        _fixed_scores(scores), target, exclude=train, ks=(1,), with_auc=True, per_user=True
+    )
+    for user, auc in zip(got["user"], got["auc"], strict=True):
+        if want[user] is None:
+            assert np.isnan(auc)
+        else:
+            assert auc == pytest.approx(want[user], abs=1e-6), user
+    mean = evaluate_ranking(_fixed_scores(scores), target, exclude=train, ks=(1,), with_auc=True)
+    defined = [v for v in want.values() if v is not None]
+    assert mean["auc"] == pytest.approx(np.mean(defined), abs=1e-6)
+
+
+def test_auc_is_refused_when_no_user_has_a_negative_candidate():
+    train = _table([(0, i) for i in range(5)], n_users=1)
+    target = _table([(0, 5)], n_users=1)
+    scores = np.zeros((1, N_ITEMS))
+    with pytest.raises(ValueError, match="AUC is undefined"):
+        evaluate_ranking(_fixed_scores(scores), target, exclude=train, ks=(1,), with_auc=True)
+
+
+def test_auc_tie_rule_is_the_index_order():
+    # A constant scorer ranks by index: target item 0 beats all 5 others, item 5 none.
+    flat = np.zeros((1, N_ITEMS))
+    first = evaluate_ranking(_fixed_scores(flat), _table([(0, 0)], 1), ks=(1,), with_auc=True)
+    last = evaluate_ranking(_fixed_scores(flat), _table([(0, 5)], 1), ks=(1,), with_auc=True)
+    assert first["auc"] == 1.0 and last["auc"] == 0.0
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5])
+def test_a_batch_size_that_is_not_a_positive_integer_is_refused(batch_size):
+    target = _table([(0, 1)], n_users=1)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        evaluate_ranking(_fixed_scores(np.zeros((1, N_ITEMS))), target, batch_size=batch_size)
+
+
+def test_integer_scores_are_refused_with_the_cast_to_use():
+    target = _table([(0, 1)], n_users=1)
+    scores = tf.constant(np.zeros((1, N_ITEMS), np.int32))
+    with pytest.raises(TypeError, match=r"floating-point scores, got int32.*tf\.cast"):
+        evaluate_ranking(lambda users: scores, target, ks=(1,))
+
+
+def test_an_empty_target_is_refused():
+    with pytest.raises(ValueError, match="target has no pairs"):
+        evaluate_ranking(_fixed_scores(np.zeros((2, N_ITEMS))), _table([]), ks=(1,))

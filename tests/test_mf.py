@@ -6,15 +6,13 @@ import pytest
 import tensorflow as tf
 
 from advrec.losses import bpr_loss
-from advrec.metrics import evaluate_ranking
 from advrec.models import BPRMF, ItemPop
+from advrec.protocol import evaluate_split
 from advrec.training import fit_ranker
 
 
 def _test_ndcg(model, split):
-    return evaluate_ranking(model.score_all, split.test, exclude=[split.train, split.valid])[
-        "ndcg@10"
-    ]
+    return evaluate_split(model, split, "test")["ndcg@10"]
 
 
 def test_bpr_loss_matches_its_closed_form():
@@ -39,6 +37,7 @@ def test_score_all_agrees_with_score_pairs(synthetic_split):
     assert np.allclose(full[np.arange(3), items.numpy()], pairs, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_bprmf_beats_itempop_and_restores_best_weights(synthetic_split):
     keras.utils.set_random_seed(0)
     model = BPRMF(synthetic_split.train, dim=16, seed=0)
@@ -62,6 +61,37 @@ def test_training_is_deterministic_for_a_seed(synthetic_split):
     assert not np.allclose(train(1), train(2))
 
 
+def test_l2_penalty_and_loss_match_a_numpy_computation(synthetic_split):
+    model = BPRMF(synthetic_split.train, dim=6, l2=0.03, seed=0)
+    users, pos, neg = np.array([0, 1, 1, 9]), np.array([3, 4, 4, 7]), np.array([5, 3, 8, 7])
+    P, Q = model.user_factors.numpy(), model.item_factors.numpy()  # noqa: N806
+    b = model.item_bias.numpy() + np.linspace(-0.5, 0.5, model.n_items)
+    model.item_bias.assign(b)
+    squares = (P[users] ** 2).sum(1) + (Q[pos] ** 2).sum(1) + (Q[neg] ** 2).sum(1)
+    penalty = 0.03 * squares.mean()  # repeated rows count once per occurrence
+    margin = (P[users] * (Q[pos] - Q[neg])).sum(1) + b[pos] - b[neg]
+    bpr = np.mean(np.log1p(np.exp(-margin)))
+
+    rows = model.gather_batch(*(tf.constant(x) for x in (users, pos, neg)))
+    assert float(model.penalty(rows)) == pytest.approx(penalty, rel=1e-5)
+    loss, _ = model.pairwise_loss(*(tf.constant(x) for x in (users, pos, neg)))
+    assert float(loss) == pytest.approx(bpr + penalty, rel=1e-5)
+    # The item biases are not penalised, and l2 = 0 switches the penalty off.
+    no_l2 = BPRMF(synthetic_split.train, dim=6, l2=0.0, seed=0)
+    assert (
+        float(no_l2.penalty(no_l2.gather_batch(*(tf.constant(x) for x in (users, pos, neg))))) == 0
+    )
+    with tf.GradientTape() as tape:
+        only_penalty = model.penalty(
+            model.gather_batch(*(tf.constant(x) for x in (users, pos, neg)))
+        )
+    grad_p, grad_b = tape.gradient(only_penalty, [model.user_factors, model.item_bias])
+    expected = np.zeros_like(P)
+    np.add.at(expected, users, 2 * 0.03 * P[users] / len(users))
+    np.testing.assert_allclose(tf.convert_to_tensor(grad_p).numpy(), expected, rtol=1e-5, atol=1e-7)
+    assert grad_b is None or not np.any(tf.convert_to_tensor(grad_b).numpy())
+
+
 def test_every_variable_gets_a_gradient(synthetic_split):
     model = BPRMF(synthetic_split.train, dim=8, seed=0)
     users, items = tf.constant([0, 1, 2]), tf.constant([0, 1, 2])
@@ -70,6 +100,23 @@ def test_every_variable_gets_a_gradient(synthetic_split):
     grads = tape.gradient(loss, model.trainable_variables)
     assert len(grads) == 3
     assert all(float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(g)))) > 0 for g in grads)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"dim": 0}, "dim must be a positive integer"),
+        ({"dim": 2.5}, "dim must be a positive integer"),
+        ({"l2": -1.0}, "l2 must be finite and >= 0"),
+        ({"l2": float("nan")}, "l2 must be finite and >= 0"),
+        ({"l2": float("inf")}, "l2 must be finite and >= 0"),
+        ({"init_std": float("nan")}, "init_std must be finite"),
+        ({"l2": "0.1"}, "l2 must be a number"),
+    ],
+)
+def test_bad_hyper_parameters_are_refused(tiny_interactions, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        BPRMF(tiny_interactions, **kwargs)
 
 
 def test_fit_ranker_rejects_a_split_without_validation(synthetic_split):

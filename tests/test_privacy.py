@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from advrec.attacks.inference import gender_labels
 from advrec.data import positive_pairs, synthetic_movielens
-from advrec.inference_attack import gender_labels
 from advrec.models.mf import BPRMF
 from advrec.models.privacy import AdversarialBPRMF, reverse_gradient
 

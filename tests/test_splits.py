@@ -31,9 +31,11 @@ def test_random_holdout_fractions_per_user(synthetic_dataset):
     full = synthetic_dataset.interactions
     split = random_holdout(full, (0.8, 0.1, 0.1), seed=0)
     counts = full.user_counts()
-    assert np.array_equal(split.test.user_counts(), np.rint(counts * 0.1).astype(int))
+    expected = np.maximum(np.rint(counts * 0.1), 1).astype(int)  # every user has >= 5 rows
+    assert np.array_equal(split.test.user_counts(), expected)
+    assert np.array_equal(split.valid.user_counts(), expected)
+    assert np.array_equal(split.train.user_counts(), counts - 2 * expected)
     assert (split.train.user_counts() >= 1).all()
-    assert abs(len(split.train) / len(full) - 0.8) < 0.02
 
 
 def test_leave_one_out_holds_out_the_latest(tiny_interactions):
@@ -54,7 +56,41 @@ def test_users_with_few_rows_stay_in_train():
     assert (random_holdout(t, seed=0).train.user == 0).sum() == 2
 
 
-@pytest.mark.parametrize("fractions", [(0.5, 0.5), (0.8, 0.3, 0.1), (-0.1, 0.6, 0.5)])
+def test_users_with_three_to_five_rows_are_evaluated():
+    # Users 0..3 have 3, 4, 5 and 6 rows: round(n * 0.1) is 0 for all of them.
+    counts = [3, 4, 5, 6, 2]
+    users = np.repeat(np.arange(5), counts)
+    items = np.concatenate([np.arange(c) for c in counts])
+    split = random_holdout(Interactions.from_arrays(users, items), (0.8, 0.1, 0.1), seed=0)
+    assert split.test.user_counts().tolist() == [1, 1, 1, 1, 0]
+    assert split.valid.user_counts().tolist() == [1, 1, 1, 1, 0]
+    assert split.train.user_counts().tolist() == [1, 2, 3, 4, 2]
+    # The user with 2 rows stays in train and is reported as never tested.
+    assert split.users_without("test").tolist() == [4]
+    assert split.users_without("valid").tolist() == [4]
+    # A zero fraction still means no rows of that part.
+    no_valid = random_holdout(Interactions.from_arrays(users, items), (0.9, 0.0, 0.1), seed=0)
+    assert len(no_valid.valid) == 0 and no_valid.test.user_counts().tolist() == [1, 1, 1, 1, 0]
+
+
+def test_duplicate_pairs_are_refused_before_they_leak_into_test(tiny_interactions):
+    t = tiny_interactions
+    doubled = Interactions(
+        np.concatenate([t.user, t.user]),
+        np.concatenate([t.item, t.item]),
+        np.ones(2 * len(t), np.float32),
+        np.zeros(2 * len(t), np.int64),
+        t.n_users,
+        t.n_items,
+    )
+    with pytest.raises(ValueError, match='repeat a .* duplicates="latest"'):
+        random_holdout(doubled, seed=0)
+
+
+@pytest.mark.parametrize(
+    "fractions",
+    [(0.5, 0.5), (0.8, 0.3, 0.1), (-0.1, 0.6, 0.5), (float("nan"), 0.1, 0.1), (0.8, np.inf, 0.1)],
+)
 def test_bad_fractions_are_rejected(synthetic_dataset, fractions):
     with pytest.raises(ValueError, match="fractions"):
         random_holdout(synthetic_dataset.interactions, fractions)

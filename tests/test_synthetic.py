@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -45,18 +43,6 @@ def test_deterministic_in_the_seed():
         np.testing.assert_array_equal(getattr(a.interactions, name), getattr(b.interactions, name))
     np.testing.assert_array_equal(a.users.gender, b.users.gender)
     assert not np.array_equal(a.interactions.keys(), c.interactions.keys())
-
-
-def test_fast():
-    synthetic_movielens()  # warm-up
-    best = min(_seconds(synthetic_movielens) for _ in range(3))
-    assert best < 0.1, f"300 x 200 took {best:.3f} s"
-
-
-def _seconds(function) -> float:
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
 
 
 def test_bad_arguments():

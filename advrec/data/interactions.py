@@ -59,16 +59,59 @@ class Interactions:
         timestamp=None,
         n_users: int | None = None,
         n_items: int | None = None,
+        duplicates: str = "raise",
     ) -> Interactions:
-        """Builds a table with the canonical dtypes; sizes default to ``max id + 1``."""
-        user = np.asarray(user, dtype=np.int32)
-        item = np.asarray(item, dtype=np.int32)
+        """Builds a table with the canonical dtypes; sizes default to ``max id + 1``.
+
+        Ids must be whole numbers in ``[0, 2**31 - 1]`` (int32); float ids are accepted only if
+        they are integral (``1.0``, not ``1.7``). Each (user, item) pair may appear once: a
+        repeated pair would be counted twice by the models and could land in training and test
+        at once. ``duplicates="latest"`` keeps, of each repeated pair, the row with the largest
+        timestamp (the last such row when timestamps tie) and drops the others; the default
+        ``"raise"`` refuses them. An empty table needs explicit ``n_users`` and ``n_items``.
+
+        Raises:
+            ValueError: ids that are negative, too large, non-integral or not numbers;
+                duplicate pairs (with ``duplicates="raise"``); empty input without sizes.
+        """
+        if duplicates not in ("raise", "latest"):
+            raise ValueError(f'duplicates must be "raise" or "latest", got {duplicates!r}.')
+        user, item = _ids(user, "user"), _ids(item, "item")
         n = len(user)
+        if n == 0 and (n_users is None or n_items is None):
+            raise ValueError(
+                "no interactions given, so n_users and n_items cannot be inferred; pass them "
+                "(e.g. Interactions.from_arrays([], [], n_users=10, n_items=20)) or check the "
+                "data that produced the empty arrays."
+            )
         rating = np.ones(n, np.float32) if rating is None else np.asarray(rating, np.float32)
         timestamp = np.zeros(n, np.int64) if timestamp is None else np.asarray(timestamp, np.int64)
         n_users = int(user.max()) + 1 if n_users is None else int(n_users)
         n_items = int(item.max()) + 1 if n_items is None else int(n_items)
-        return cls(user, item, rating, timestamp, n_users, n_items)
+        table = cls(user, item, rating, timestamp, n_users, n_items)
+        repeated = table.duplicate_rows()
+        if len(repeated) and duplicates == "raise":
+            first = repeated[0]
+            raise ValueError(
+                f"{len(repeated)} rows repeat an earlier (user, item) pair, e.g. row {first}: "
+                f"user {user[first]}, item {item[first]}. Each pair must appear once (a repeat "
+                "would be weighted twice and could fall in both training and test). Remove "
+                'them, or pass duplicates="latest" to keep the latest row of each pair.'
+            )
+        if len(repeated):
+            order = np.lexsort((np.arange(n), timestamp, table.keys()))  # last = latest
+            keys = table.keys()[order]
+            is_last = np.append(keys[1:] != keys[:-1], True)
+            table = table.select(np.sort(order[is_last]))
+        return table
+
+    def duplicate_rows(self) -> np.ndarray:
+        """int64 indices of the rows whose (user, item) pair already appeared in an earlier
+        row (empty if every pair is unique)."""
+        _, first = np.unique(self.keys(), return_index=True)
+        repeated = np.ones(len(self), bool)
+        repeated[first] = False
+        return np.flatnonzero(repeated)
 
     def __len__(self) -> int:
         return len(self.user)
@@ -114,6 +157,40 @@ class Interactions:
             self.n_users,
             self.n_items,
         )
+
+
+_MAX_ID = np.iinfo(np.int32).max
+
+
+def _ids(values, what: str) -> np.ndarray:
+    """int32 ``[n]`` ids from any array-like of whole numbers; refuses what would wrap or round."""
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{what} ids must be a 1-D array, got shape {array.shape}.")
+    if array.size == 0:
+        return np.zeros(0, np.int32)
+    if array.dtype.kind == "f":
+        bad = ~np.isfinite(array) | (array != np.round(array))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{what} ids must be whole numbers; row {row} is {array[row].item()!r}. Float "
+                "ids are not rounded (that would merge different ids): map raw ids to 0..n-1 "
+                "first, "
+                "e.g. with np.unique(raw, return_inverse=True)."
+            )
+    elif array.dtype.kind not in "iub":
+        raise ValueError(
+            f"{what} ids must be integers, got dtype {array.dtype}; map raw ids to 0..n-1 "
+            "first, e.g. with np.unique(raw, return_inverse=True)."
+        )
+    low, high = array.min(), array.max()
+    if low < 0 or high > _MAX_ID:
+        raise ValueError(
+            f"{what} ids must lie in [0, {_MAX_ID}] to fit int32; got [{int(low)}, {int(high)}]. "
+            "Re-index them contiguously, e.g. with np.unique(raw, return_inverse=True)."
+        )
+    return array.astype(np.int32)
 
 
 @dataclass(frozen=True)

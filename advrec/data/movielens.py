@@ -8,8 +8,12 @@ Sources, tried in this order (the first that has the files wins):
 2. the cache (``$ADVREC_CACHE_DIR``, else ``~/.cache/advrec``): a GroupLens zip or the RecBole
    wheel fetched earlier;
 3. ML-100K only: the copy inside the RecBole 1.2.1 wheel, fetched with ``pip download`` (nothing is
-   installed) and read with :mod:`zipfile`;
+   installed) into a scratch folder, read with :mod:`zipfile` and cached once its files verify;
 4. the official GroupLens zip, downloaded with a short timeout and verified by sha256.
+
+A cache that is a file or not writable does not stop the downloads: they go to a temporary
+folder, are read from there, and a warning (and the error, if every source fails) names the
+folder and how to fix it.
 
 Unavailable sources are skipped and listed in the error if none works; a file that is there but
 wrong (checksum, shape, values) raises at once. Nothing is dropped silently.
@@ -20,6 +24,8 @@ from __future__ import annotations
 import io
 import os
 import re
+import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +48,7 @@ from advrec.data.sources import (
     FileBundle,
     ZipFiles,
     cache_dir,
+    cache_problem,
     download,
     pip_download_wheel,
     verify_sha256,
@@ -110,7 +117,8 @@ class MovieLensSpec:
     """Where one MovieLens release comes from and how to check it.
 
     ``sha256`` holds the known digest of each file by name (GroupLens and RecBole names); files
-    without one (ML-1M's) are checked by the zip's digest and by ``counts``.
+    without one (ML-1M's users.dat and movies.dat) are checked by the zip's digest when they come
+    from the zip, and otherwise only by ``counts`` and the parser's row checks.
     """
 
     name: str
@@ -150,7 +158,11 @@ MOVIELENS: dict[str, MovieLensSpec] = {
     "ml-1m": MovieLensSpec(
         name="ml-1m",
         grouplens_files=("ratings.dat", "users.dat", "movies.dat"),
-        sha256={},
+        # The digest of ratings.dat as several independent projects publish it (24,594,131
+        # bytes, the file inside the zip whose sha256 is ``zip_sha256``). users.dat and
+        # movies.dat have no digest we could confirm from two sources that agree, so they are
+        # checked by their row counts and by every row's content only.
+        sha256={"ratings.dat": "506d64ca44484487c11dc2d9a28de5c54948213e6b96285e298afe28d6ea4e0f"},
         counts=Counts(ratings=1_000_209, users=6_040, items=3_883),
         zip_url="https://files.grouplens.org/datasets/movielens/ml-1m.zip",
         zip_sha256="a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
@@ -234,15 +246,31 @@ def read_verified(spec: MovieLensSpec, bundle: FileBundle, source: str = "") -> 
     )
 
 
-def _directory_bundle(spec: MovieLensSpec, directory: Path) -> DirectoryFiles | None:
-    """The folder itself or its ``<name>/`` subfolder, whichever holds any of the files."""
-    fix = (
+def _directory_fix(spec: MovieLensSpec, recbole_layout: bool) -> str:
+    """What to do about a wrong file in a directory, for the layout the directory holds."""
+    if recbole_layout:
+        return (
+            f"Replace it with the original {', '.join(spec.recbole_files or ())} from the folder "
+            f"{spec.recbole_prefix} inside {spec.recbole_wheel} (`pip download --no-deps "
+            f"{spec.recbole_requirement}` fetches it; it is a zip), or remove the folder and "
+            f"{_PREPARE_HINT}. (The GroupLens zip holds the other layout: "
+            f"{', '.join(spec.grouplens_files)}.)"
+        )
+    return (
         f"Replace it with the original from {spec.zip_url} (unzipped), or unset {DATA_ENV} "
         f"and {_PREPARE_HINT}."
     )
+
+
+def _directory_bundle(spec: MovieLensSpec, directory: Path) -> DirectoryFiles | None:
+    """The folder itself or its ``<name>/`` subfolder, whichever holds any of the files."""
     names = spec.grouplens_files + (spec.recbole_files or ())
     for folder in (directory, directory / spec.name):
         if any((folder / n).is_file() for n in names):
+            recbole_layout = bool(spec.recbole_files) and not any(
+                (folder / n).is_file() for n in spec.grouplens_files
+            )
+            fix = _directory_fix(spec, recbole_layout)
             return DirectoryFiles(folder, description=f"directory {folder}", fix=fix)
     return None
 
@@ -253,9 +281,46 @@ def _cached_zip(spec: MovieLensSpec, path: Path, description: str) -> ZipFiles:
     return ZipFiles(path, spec.zip_prefix, description=description, fix=fix)
 
 
-def _cached_wheel(spec: MovieLensSpec, path: Path, description: str) -> ZipFiles:
-    fix = f"Delete {path} and {_PREPARE_HINT}."
+def _cached_wheel(
+    spec: MovieLensSpec, path: Path, description: str, fix: str | None = None
+) -> ZipFiles:
+    fix = fix or f"Delete {path} and {_PREPARE_HINT}."
     return ZipFiles(path, spec.recbole_prefix, description=description, fix=fix)
+
+
+def _fetch_wheel(spec: MovieLensSpec, root: Path, cached: bool) -> MovieLensFiles:
+    """Fetches the RecBole wheel with pip into a scratch folder and verifies its files; only
+    then moves it into the cache (``cached``) -- a wheel that fails never enters the cache."""
+    assert spec.recbole_requirement is not None
+    wheel_path = root / spec.recbole_wheel
+    with tempfile.TemporaryDirectory(dir=root if cached else None, prefix=".fetch-") as scratch:
+        fetched = pip_download_wheel(spec.recbole_requirement, Path(scratch))
+        where = f"PyPI wheel {spec.recbole_requirement} via pip"
+        fix = (
+            f"The wheel pip fetched is not the one advrec knows, so nothing was cached; check "
+            f"which index pip uses (`pip config list`), or download {spec.zip_url} and pass its "
+            "folder as data_dir=."
+        )
+        if not cached:
+            return read_verified(spec, _cached_wheel(spec, fetched, f"{where}, not cached", fix))
+        read_verified(spec, _cached_wheel(spec, fetched, where, fix))
+        fetched.replace(wheel_path)
+    return read_verified(spec, _cached_wheel(spec, wheel_path, f"{where}, cached at {wheel_path}"))
+
+
+def _fetch_zip(spec: MovieLensSpec, root: Path, cached: bool) -> MovieLensFiles:
+    """Downloads the GroupLens zip (verified before it is kept) into the cache, or, when the
+    cache cannot be used, into a temporary folder whose files are read before it goes."""
+    if cached:
+        zip_path = root / f"{spec.name}.zip"
+        download(spec.zip_url, zip_path, spec.zip_sha256)
+        description = f"GroupLens {spec.zip_url}, cached at {zip_path}"
+        return read_verified(spec, _cached_zip(spec, zip_path, description))
+    with tempfile.TemporaryDirectory(prefix="advrec-") as scratch:
+        zip_path = Path(scratch) / f"{spec.name}.zip"
+        download(spec.zip_url, zip_path, spec.zip_sha256)
+        description = f"GroupLens {spec.zip_url}, not cached"
+        return read_verified(spec, _cached_zip(spec, zip_path, description))
 
 
 def locate_movielens(
@@ -314,21 +379,17 @@ def locate_movielens(
     if not download_missing:
         tried.append("downloads: switched off")
     else:
+        problem = cache_problem(root)
+        if problem is not None:
+            tried.append(problem)
+            warnings.warn(problem, stacklevel=2)
         if spec.recbole_requirement and wheel_path is not None:
             try:
-                fetched = pip_download_wheel(spec.recbole_requirement, root)
-                if fetched != wheel_path:
-                    fetched.replace(wheel_path)
-                description = (
-                    f"PyPI wheel {spec.recbole_requirement} via pip, cached at {wheel_path}"
-                )
-                return read_verified(spec, _cached_wheel(spec, wheel_path, description))
+                return _fetch_wheel(spec, root, cached=problem is None)
             except DataUnavailableError as error:
                 tried.append(f"PyPI wheel {spec.recbole_requirement} via pip: {error}")
         try:
-            download(spec.zip_url, zip_path, spec.zip_sha256)
-            description = f"GroupLens {spec.zip_url}, cached at {zip_path}"
-            return read_verified(spec, _cached_zip(spec, zip_path, description))
+            return _fetch_zip(spec, root, cached=problem is None)
         except DataUnavailableError as error:
             tried.append(f"GroupLens zip: {error}")
 

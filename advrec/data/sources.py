@@ -33,6 +33,25 @@ def cache_dir(override: str | os.PathLike | None = None) -> Path:
     return Path(from_env).expanduser() if from_env else Path.home() / ".cache" / "advrec"
 
 
+def cache_problem(root: Path) -> str | None:
+    """Why ``root`` cannot hold downloads (it is a file, or not writable), or None if it can.
+
+    Creates the folder if it is missing. The message names the folder and the fix.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".advrec-write-test-"):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        return (
+            f"cache {root} is not a writable folder ({type(error).__name__}: {reason}); "
+            f"downloads are kept in a temporary folder and not cached. To fix: set "
+            f"${CACHE_ENV} to a writable folder (or pass cache=), or make {root} one."
+        )
+    return None
+
+
 def sha256_hex(data: bytes) -> str:
     """Hex sha256 digest of ``data``."""
     return hashlib.sha256(data).hexdigest()

@@ -5,6 +5,7 @@ A split is a deterministic function of (data, protocol, seed).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,15 @@ class Split:
     def n_items(self) -> int:
         return self.train.n_items
 
+    def users_without(self, part: str = "test") -> np.ndarray:
+        """int32 ``[m]``: users with training rows but none in ``part`` (``"valid"`` or
+        ``"test"``). Full-ranking evaluation skips them, so they are never measured."""
+        if part not in ("valid", "test"):
+            raise ValueError(f'part must be "valid" or "test", got {part!r}.')
+        has_train = self.train.user_counts() > 0
+        has_part = getattr(self, part).user_counts() > 0
+        return np.flatnonzero(has_train & ~has_part).astype(np.int32)
+
 
 def _rank_within_user(user: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Position of each row among its user's rows, sorted by ``keys`` (last key primary)."""
@@ -48,26 +58,45 @@ def random_holdout(
 ) -> Split:
     """Per-user random holdout: each user's rows are shuffled and cut by ``fractions``.
 
-    A user with ``n`` rows gets ``round(n * valid)`` validation and ``round(n * test)`` test rows,
-    and always keeps at least one training row; users with fewer than 3 rows stay wholly in train.
+    A user with ``n >= 3`` rows gets ``round(n * valid)`` validation and ``round(n * test)`` test
+    rows, but at least one of each when that fraction is positive (so a user with 3-5 rows is
+    not silently left out of evaluation by rounding down), and always keeps at least one
+    training row. Users with fewer than 3 rows stay wholly in train and are never evaluated;
+    :meth:`Split.users_without` lists them.
 
     Args:
-        interactions: the full table.
-        fractions: (train, valid, test), non-negative, summing to 1.
+        interactions: the full table (each (user, item) pair once).
+        fractions: (train, valid, test), finite, non-negative, summing to 1.
         seed: the shuffle's seed.
     """
     fractions = tuple(float(f) for f in fractions)
-    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1.0) > 1e-9:
+    if (
+        len(fractions) != 3
+        or not all(math.isfinite(f) and f >= 0 for f in fractions)
+        or abs(sum(fractions) - 1.0) > 1e-9
+    ):
         raise ValueError(
-            f"fractions must be three non-negative numbers (train, valid, test) summing to 1, "
-            f"got {fractions}; e.g. (0.8, 0.1, 0.1)."
+            f"fractions must be three finite non-negative numbers (train, valid, test) summing "
+            f"to 1, got {fractions}; e.g. (0.8, 0.1, 0.1)."
         )
     if len(interactions) == 0:
         raise ValueError("cannot split an empty Interactions table.")
+    repeated = interactions.duplicate_rows()
+    if len(repeated):
+        row = repeated[0]
+        raise ValueError(
+            f"{len(repeated)} rows repeat a (user, item) pair (e.g. user "
+            f"{interactions.user[row]}, item {interactions.item[row]}); a copy could land in "
+            "training while the other is tested. Build the table with "
+            'Interactions.from_arrays(..., duplicates="latest") to keep one row per pair.'
+        )
     rng = np.random.default_rng(seed)
     rank, count = _rank_within_user(interactions.user, rng.random(len(interactions)))
-    n_test = np.where(count >= 3, np.rint(count * fractions[2]), 0).astype(np.int64)
-    n_valid = np.where(count >= 3, np.rint(count * fractions[1]), 0).astype(np.int64)
+    enough = count >= 3
+    n_test = np.where(enough, np.rint(count * fractions[2]), 0).astype(np.int64)
+    n_valid = np.where(enough, np.rint(count * fractions[1]), 0).astype(np.int64)
+    n_test = np.where(enough & (fractions[2] > 0), np.maximum(n_test, 1), n_test)
+    n_valid = np.where(enough & (fractions[1] > 0), np.maximum(n_valid, 1), n_valid)
     overflow = np.maximum(n_test + n_valid - (count - 1), 0)  # keep one training row
     n_valid = n_valid - overflow
     is_test = rank < n_test

@@ -12,7 +12,7 @@ class ItemPop:
     """Scores every item by its training popularity, the same for every user."""
 
     def __init__(self, train: Interactions) -> None:
-        self.n_items = train.n_items
+        self.n_users, self.n_items = train.n_users, train.n_items
         self.popularity = tf.constant(train.item_counts().astype(np.float32))
 
     def score_all(self, users: tf.Tensor) -> tf.Tensor:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 from advrec.data.interactions import Interactions
@@ -11,6 +14,20 @@ from advrec.models.base import PairwiseRanker
 
 BatchRows = tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]
 """``(p, q_pos, q_neg, b_pos, b_neg)``: a batch's user and item rows and item biases."""
+
+
+def _check_hyper_parameters(dim, l2, init_std) -> None:
+    """Refuses what would build a useless or broken model, with the fix in the message."""
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
+        raise ValueError(f"dim must be a positive integer (the factor size), got {dim!r}; e.g. 64.")
+    for name, value, hint in (
+        ("l2", l2, "0 switches the penalty off; e.g. 1e-4"),
+        ("init_std", init_std, "e.g. 0.1"),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+            raise ValueError(f"{name} must be a number, got {value!r} ({hint}).")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be finite and >= 0, got {value!r} ({hint}).")
 
 
 class BPRMF(PairwiseRanker):
@@ -23,6 +40,9 @@ class BPRMF(PairwiseRanker):
         l2: weight of the squared norm of the embeddings a batch touches (per triple).
         init_std: standard deviation of the normal initialiser.
         seed: seeds the initialiser and the negative sampler.
+
+    Raises:
+        ValueError: ``dim < 1``, or ``l2``/``init_std`` negative or not finite.
     """
 
     def __init__(
@@ -34,6 +54,7 @@ class BPRMF(PairwiseRanker):
         seed: int = 0,
         **kwargs,
     ) -> None:
+        _check_hyper_parameters(dim=dim, l2=l2, init_std=init_std)
         super().__init__(train, seed=seed, **kwargs)
         self.dim = dim
         self.l2 = l2

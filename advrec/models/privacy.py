@@ -16,7 +16,7 @@ adversary's prediction towards the attribute's base rate (see :class:`Adversaria
 passive probe of what the factors reveal.
 
 A fooled in-training adversary proves nothing about a fresh one (Elazar & Goldberg, EMNLP 2018):
-measure the leak with :mod:`advrec.inference_attack`.
+measure the leak with :mod:`advrec.attacks.inference`.
 """
 
 from __future__ import annotations
@@ -87,12 +87,14 @@ def _check_labels(user_labels, n_users: int, n_classes: int | None) -> tuple[np.
     if labels.shape != (n_users,):
         raise ValueError(
             f"user_labels must hold one label per user, shape ({n_users},); got {labels.shape}. "
-            "Index it by the contiguous user id, e.g. advrec.inference_attack.gender_labels(users)."
+            "Index it by the contiguous user id, e.g. "
+            "advrec.attacks.inference.gender_labels(users)."
         )
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(
             f"user_labels must be integer class ids 0..n_classes-1, got dtype {labels.dtype}; "
-            "encode the attribute first (advrec.inference_attack.gender_labels / age_group_labels)."
+            "encode the attribute first (advrec.attacks.inference.gender_labels / "
+            "age_group_labels)."
         )
     n_classes = int(labels.max()) + 1 if n_classes is None else int(n_classes)
     if labels.min() < 0 or labels.max() >= n_classes:

@@ -30,8 +30,9 @@ from advrec.data.interactions import Interactions
 from advrec.data.sampling import NegativeSampler
 from advrec.data.splits import Split
 from advrec.losses import bpr_loss
-from advrec.metrics import ScoreFn, evaluate_ranking
+from advrec.metrics import ScoreFn
 from advrec.models.mf import BPRMF
+from advrec.protocol import evaluate_split
 
 ATTACKS = ("fgsm", "iterative")
 
@@ -285,7 +286,7 @@ def evaluate_under_attack(
     score_fn = attacked_score_all(
         model, split.train, epsilon, method=method, steps=steps, seed=seed
     )
-    return evaluate_ranking(score_fn, split.test, exclude=[split.train, split.valid], ks=ks)
+    return evaluate_split(score_fn, split, "test", ks=ks)
 
 
 def robustness_curve(
@@ -319,12 +320,7 @@ def robustness_curve(
             perturbation = iterative_perturbation(
                 model, split.train, epsilon, steps=steps, triples=triples
             )
-        metrics = evaluate_ranking(
-            perturbed_score_all(model, perturbation),
-            split.test,
-            exclude=[split.train, split.valid],
-            ks=ks,
-        )
+        metrics = evaluate_split(perturbed_score_all(model, perturbation), split, "test", ks=ks)
         for name, value in metrics.items():
             curve.setdefault(name, []).append(value)
     return {name: np.asarray(values) for name, values in curve.items()}

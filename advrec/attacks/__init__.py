@@ -1,0 +1,14 @@
+"""Attacks on recommenders: what an adversary can do to a trained model or learn from it.
+
+One module per threat model; import the one you need (``from advrec.attacks import embedding``):
+
+- :mod:`advrec.attacks.embedding` -- perturbations of a matrix-factorisation model's embedding
+  tables within an l2 budget (FGSM and projected gradient ascent, as in APR), and the test
+  metrics of the perturbed model (robustness curves).
+- :mod:`advrec.attacks.inference` -- attribute inference: a fresh classifier, trained on some
+  users' frozen representations, predicts a private attribute (e.g. gender) of the others.
+- ``advrec.attacks.shilling`` (to come) -- data poisoning by fake user profiles.
+
+Every attack leaves the model's weights untouched, and is evaluated by the shared protocol
+(:mod:`advrec.protocol`).
+"""

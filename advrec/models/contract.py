@@ -1,0 +1,123 @@
+"""The contract every recommender in :mod:`advrec.models` keeps, written as ``typing.Protocol``s.
+
+A recommender is built from the training interactions (they fix ``n_users`` and ``n_items``)
+and its hyper-parameters, and scores every item for a batch of users::
+
+    model = SomeModel(split.train, ...)            # built: every variable exists now
+    scores = model.score_all(users)                # int32 [B] -> float32 [B, n_items]
+
+That one method is all the shared protocol needs (:func:`advrec.protocol.evaluate_split`,
+:mod:`advrec.attacks`, the CLI). There are two kinds of model:
+
+- **Closed-form** (:class:`Recommender`): fitted in the constructor, no training loop
+  (``ItemPop``, ``EASE``). To "restore" one, build it again from the same training data: the
+  fit is deterministic.
+- **Trained** (:class:`TrainedRecommender`): a ``keras.Model`` that trains through Keras
+  ``fit`` and its *own* ``train_step`` -- never a hand-written epoch loop -- usually via
+  :func:`advrec.training.fit_ranker`, which adds validation by full ranking and early stopping.
+  Pairwise rankers subclass :class:`advrec.models.PairwiseRanker` and only say how they score
+  and what loss they add. Every variable (including a second optimizer's state) is created in
+  ``__init__``/``build``, so the model works inside ``strategy.scope()``; the step is pure
+  TensorFlow with static shapes (it must compile with ``jit_compile=True``); its random numbers
+  come from a ``keras.random.SeedGenerator`` on the model. Saving and restoring are Keras':
+  ``model.save_weights("m.weights.h5")``; to restore, construct the same model (same class,
+  training data and hyper-parameters) and ``load_weights``; the scores are then identical (a
+  model whose variables all exist after ``__init__`` marks itself built there, as
+  ``PairwiseRanker`` does, so Keras saves and loads it). Optimizer state is not part of the
+  weights file (use ``keras.callbacks.BackupAndRestore`` to resume training).
+
+Sequence models that score a user from their recent history, not from a user id, also provide
+``score_histories`` (:class:`HistoryRecommender`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import tensorflow as tf
+
+
+@runtime_checkable
+class Recommender(Protocol):
+    """What every model provides.
+
+    Attributes:
+        n_users, n_items: sizes of the id spaces it was built for (from the training table).
+    """
+
+    n_users: int
+    n_items: int
+
+    def score_all(self, users: tf.Tensor) -> tf.Tensor:
+        """float32 ``[B, n_items]``: the score of every item for each of the int32 ``[B]``
+        ``users``; higher ranks first. Must not depend on which other users are in the batch."""
+        ...
+
+
+@runtime_checkable
+class TrainedRecommender(Recommender, Protocol):
+    """A recommender trained by gradient descent: a ``keras.Model`` with its own step.
+
+    ``fit`` is ``keras.Model.fit`` (possibly wrapped, never replaced by another loop);
+    ``train_step(data)`` does one update and returns the metrics to log; ``build()`` marks the
+    model built (its variables already exist); ``save_weights`` / ``load_weights`` are Keras'
+    and round-trip the scores exactly.
+    """
+
+    def build(self, input_shape: Any = None) -> None:
+        """Marks the model built; every variable was created in ``__init__``."""
+        ...
+
+    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """One optimisation step on a batch from the training dataset; returns its metrics."""
+        ...
+
+    def fit(self, *args: Any, **kwargs: Any) -> Any:
+        """``keras.Model.fit``: runs ``train_step`` over the data for some epochs."""
+        ...
+
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        """Writes every weight to ``filepath`` (a ``.weights.h5`` file)."""
+        ...
+
+    def load_weights(self, filepath: str, *args: Any, **kwargs: Any) -> None:
+        """Restores the weights written by ``save_weights`` into a model built the same way."""
+        ...
+
+
+@runtime_checkable
+class HistoryRecommender(Recommender, Protocol):
+    """A model that scores items from a user's history (sequential recommenders)."""
+
+    def score_histories(self, histories: tf.Tensor) -> tf.Tensor:
+        """float32 ``[B, n_items]`` from int32 ``[B, L]`` item histories, oldest first and
+        left-padded with ``n_items`` (one past the last item id) to the common length ``L``."""
+        ...
+
+
+def check_scores(model: Recommender, users: np.ndarray | tf.Tensor) -> tf.Tensor:
+    """Calls ``model.score_all(users)`` and checks the result against the contract.
+
+    Returns the scores; raises ``TypeError``/``ValueError`` naming what is wrong (dtype, shape,
+    non-finite values, or scores that change with the other users in the batch).
+    """
+    if not isinstance(model, Recommender):
+        raise TypeError(
+            f"{type(model).__name__} is not a Recommender: it needs n_users, n_items and "
+            "score_all(users) (see advrec.models.contract)."
+        )
+    users = tf.convert_to_tensor(users, tf.int32)
+    scores = tf.convert_to_tensor(model.score_all(users))
+    if scores.dtype != tf.float32:
+        raise TypeError(f"score_all must return float32 scores, got {scores.dtype.name}.")
+    expected = (int(users.shape[0]), model.n_items)
+    if tuple(scores.shape) != expected:
+        raise ValueError(f"score_all must return shape {expected}, got {tuple(scores.shape)}.")
+    if not bool(tf.reduce_all(tf.math.is_finite(scores))):
+        raise ValueError("score_all returned NaN or infinite scores.")
+    if expected[0] > 1:
+        alone = tf.convert_to_tensor(model.score_all(users[:1]))
+        if not np.allclose(alone.numpy(), scores[:1].numpy(), rtol=1e-5, atol=1e-5):
+            raise ValueError("score_all gives a user other scores depending on the batch.")
+    return scores

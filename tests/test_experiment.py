@@ -1,0 +1,154 @@
+"""The shared protocol (advrec.protocol) and the summaries over seeds (advrec.experiment)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import stats
+
+from advrec.data import Interactions, Split
+from advrec.experiment import (
+    MISSING,
+    format_cell,
+    paired_comparison,
+    results_table,
+    run_seeds,
+)
+from advrec.metrics import evaluate_ranking
+from advrec.models import EASE
+from advrec.protocol import EdgeOfGridError, evaluate_split, select_on_validation
+
+
+def _table(pairs, n_users=2, n_items=5):
+    users, items = zip(*pairs, strict=True)
+    return Interactions.from_arrays(users, items, n_users=n_users, n_items=n_items)
+
+
+@pytest.fixture
+def hand_split():
+    # User 0: train {0}, valid {1}, test {2}. User 1: train {3}, valid {4}, test {0}.
+    return Split(
+        train=_table([(0, 0), (1, 3)]),
+        valid=_table([(0, 1), (1, 4)]),
+        test=_table([(0, 2), (1, 0)]),
+        protocol="hand-made",
+    )
+
+
+def _scores(matrix):
+    matrix = tf.constant(np.asarray(matrix, np.float32))
+    return lambda users: tf.gather(matrix, users)
+
+
+def test_evaluate_split_excludes_train_for_valid_and_train_plus_valid_for_test(hand_split):
+    # Each user's test item scores highest, its validation item second.
+    score_fn = _scores([[0, 8, 9, 1, 1], [9, 1, 1, 0, 8]])
+    valid = evaluate_split(score_fn, hand_split, "valid", ks=(1,))
+    test = evaluate_split(score_fn, hand_split, "test", ks=(1,))
+    # Validation keeps the test item as a candidate, and it takes the top slot.
+    assert valid["hr@1"] == 0.0
+    assert test["hr@1"] == 1.0
+    expected = evaluate_ranking(
+        score_fn, hand_split.test, exclude=[hand_split.train, hand_split.valid], ks=(1,)
+    )
+    assert test == expected
+
+
+def test_evaluate_split_takes_a_model_or_a_score_function(hand_split):
+    model = EASE(hand_split.train, l2=1.0)
+    assert evaluate_split(model, hand_split, "test", ks=(2,)) == evaluate_split(
+        model.score_all, hand_split, "test", ks=(2,)
+    )
+    with pytest.raises(ValueError, match='part must be "valid" or "test"'):
+        evaluate_split(model, hand_split, "train")
+    with pytest.raises(TypeError, match="score_all"):
+        evaluate_split(42, hand_split, "test")
+
+
+def test_select_on_validation_picks_the_best_inside_the_grid(hand_split):
+    selection = select_on_validation(
+        [1, 2, 3, 4, 5], lambda v: {"ndcg@10": -((v - 3) ** 2)}, hand_split
+    )
+    assert selection.value == 3 and selection.index == 2 and not selection.at_edge
+    np.testing.assert_array_equal(selection.scores, [-4, -1, 0, -1, -4])
+    # Ties go to the earlier grid value.
+    tied = select_on_validation([1, 2, 3, 4], lambda v: {"ndcg@10": float(v in (2, 3))}, hand_split)
+    assert tied.value == 2
+
+
+def test_select_on_validation_refuses_the_edge_unless_allowed(hand_split):
+    with pytest.raises(EdgeOfGridError, match=r"best at 5, the last grid value") as error:
+        select_on_validation([1, 2, 5], lambda v: {"ndcg@10": v}, hand_split)
+    assert error.value.selection.value == 5 and error.value.selection.at_edge
+    with pytest.raises(EdgeOfGridError, match="the first grid value"):
+        select_on_validation([1, 2, 5], lambda v: {"ndcg@10": -v}, hand_split)
+    allowed = select_on_validation(
+        [0, 1], lambda v: {"ndcg@10": 1 - v}, hand_split, allow_edge=True
+    )
+    assert allowed.value == 0 and allowed.at_edge
+
+
+def test_select_on_validation_evaluates_returned_models_on_validation(synthetic_split):
+    selection = select_on_validation(
+        [1.0, 30.0, 3000.0, 1e6],
+        lambda l2: EASE(synthetic_split.train, l2=l2),
+        synthetic_split,
+        allow_edge=True,
+    )
+    for l2, metrics in zip(selection.grid, selection.metrics, strict=True):
+        assert metrics == evaluate_split(
+            EASE(synthetic_split.train, l2=l2), synthetic_split, "valid"
+        )
+    assert selection.scores[selection.index] == selection.scores.max()
+    assert isinstance(selection.model, EASE) and selection.model.l2 == selection.value
+
+
+def test_paired_comparison_matches_scipy():
+    rng = np.random.default_rng(0)
+    b = rng.random(6)
+    a = b + rng.normal(0.02, 0.01, 6)
+    result = paired_comparison(a, b)
+    reference = stats.ttest_rel(a, b)
+    assert result.n == 6
+    assert result.mean_difference == pytest.approx(np.mean(a - b))
+    assert result.std_difference == pytest.approx(np.std(a - b, ddof=1))
+    assert result.t_statistic == pytest.approx(reference.statistic)
+    assert result.p_value == pytest.approx(reference.pvalue)
+    wins = int((a > b).sum())
+    assert result.wins == wins and result.losses == 6 - wins
+    assert result.sign_p_value == pytest.approx(stats.binomtest(wins, 6).pvalue)
+    assert "paired t-test p" in str(result)
+
+
+def test_paired_comparison_edge_cases():
+    same = paired_comparison([0.1, 0.2, 0.3], [0.1, 0.2, 0.3])
+    assert same.p_value == 1.0 and same.sign_p_value == 1.0 and same.wins == same.losses == 0
+    shifted = paired_comparison([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])
+    assert shifted.p_value == 0.0 and shifted.sign_p_value == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        paired_comparison([0.1], [0.2])
+    with pytest.raises(ValueError, match="same seed order"):
+        paired_comparison([0.1, 0.2], [0.2, 0.3, 0.4])
+    with pytest.raises(ValueError, match="finite"):
+        paired_comparison([0.1, np.nan], [0.2, 0.3])
+
+
+def test_results_table_shows_missing_values_as_a_dash():
+    runs = {
+        "A": {"ndcg": np.array([0.1, 0.3]), "auc": np.array([np.nan, np.nan])},
+        "B": {"ndcg": np.array([0.2, np.nan, 0.4])},
+        "C": {"ndcg": np.array([0.5])},
+    }
+    lines = results_table(runs, ["ndcg", "auc"], digits=2).splitlines()
+    assert lines[0] == "| model | ndcg | auc |"
+    assert lines[2] == f"| A | 0.20 ± 0.14 | {MISSING} |"
+    assert lines[3] == f"| B | 0.30 ± 0.14 (n=2) | {MISSING} |"
+    assert lines[4] == f"| C | 0.50 | {MISSING} |"  # one run: no std to show
+    assert format_cell(None) == format_cell([]) == MISSING
+
+
+def test_run_seeds_reseeds_the_global_generators_before_each_run():
+    draws = run_seeds(lambda seed: {"x": np.random.rand(), "seed": seed}, [3, 4, 3])
+    assert draws["x"][0] == draws["x"][2] != draws["x"][1]
+    np.testing.assert_array_equal(draws["seed"], [3, 4, 3])
+    with pytest.raises(ValueError, match="at least one seed"):
+        run_seeds(lambda seed: {}, [])
