@@ -58,12 +58,12 @@ notebooks: data
 	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider $(NOTEBOOKS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check advrec tests benchmarks tools
-	$(BIN)/ruff format --check advrec tests benchmarks tools
+	$(BIN)/ruff check advrec tests benchmarks tools book/figures
+	$(BIN)/ruff format --check advrec tests benchmarks tools book/figures
 
 format: $(STAMP)
-	$(BIN)/ruff format advrec tests benchmarks tools
-	$(BIN)/ruff check --fix advrec tests benchmarks tools
+	$(BIN)/ruff format advrec tests benchmarks tools book/figures
+	$(BIN)/ruff check --fix advrec tests benchmarks tools book/figures
 
 bench: data
 	$(BIN)/python benchmarks/bench_bpr.py

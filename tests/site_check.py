@@ -10,7 +10,8 @@ Run ``python tests/site_check.py`` from the repository root (``make site-check``
 3. opens every page and fails on: a console error or uncaught exception; any request that leaves
    the machine (anything but ``file:``/``data:``); an internal link whose file or ``#anchor`` does
    not exist; an image that does not load; mathematics MathJax did not typeset (raw ``$$``,
-   ``\\(``, ``\\[`` left in the text, no MathJax output, or a TeX error); a cell output showing a
+   ``\\(``, ``\\[`` left in the text, no MathJax output, a TeX error, or a displayed formula
+   wider than the text column, which the reader sees cut off); a cell output showing a
    traceback or a "not measured"/"skipped" placeholder;
 4. saves a full-page screenshot of each page into ``_build/site-check/screenshots/`` for a human.
 
@@ -90,6 +91,12 @@ PROBE = r"""
     mathSource: document.querySelectorAll('.math').length,
     mathRendered: document.querySelectorAll('mjx-container').length,
     mathErrors: Array.from(document.querySelectorAll('mjx-merror')).map((e) => e.textContent),
+    mathTooWide: Array.from(document.querySelectorAll('mjx-container[display="true"]'))
+      .filter((c) => {
+        const m = c.querySelector('mjx-math');
+        return m && m.getBoundingClientRect().width > c.getBoundingClientRect().width + 1;
+      })
+      .map((c) => (c.querySelector('mjx-assistive-mml') || c).textContent.slice(0, 60)),
     mathJaxLoaded: !!(window.MathJax && MathJax.startup && MathJax.startup.document),
     prose: prose.textContent,
     outputs: outputs,
@@ -275,6 +282,7 @@ def check_page(tab: DevTools, page: Path, html_dir: Path, shots: Path) -> list[s
     elif info["mathSource"] and not info["mathRendered"]:
         problems.append(f"MathJax rendered none of the page's {info['mathSource']} formulas")
     problems += [f"TeX error in a formula: {text[:120]}" for text in info["mathErrors"]]
+    problems += [f"formula wider than the page (cut off): {t}" for t in info["mathTooWide"]]
     raw = list(RAW_TEX.finditer(info["prose"]))
     for match in raw[:3]:
         context = info["prose"][max(0, match.start() - 60) : match.end() + 60]
