@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.text
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -73,23 +74,27 @@ def canvas(width, height, xlim, ylim):
     return fig, ax
 
 
-def save(fig, name):
+def save(fig, name, text_scale=1.0):
+    # The book shows each figure at the text column's width (about 700 px): scale the lettering
+    # of the wide figures up so that it reads like the text around it.
+    for text in fig.findobj(matplotlib.text.Text):
+        text.set_fontsize(text.get_fontsize() * text_scale)
     fig.savefig(HERE / name, bbox_inches="tight", facecolor="white")
     plt.close(fig)
     print(f"wrote book/figures/{name}")
 
 
 def gan_training_loop():
-    fig, ax = canvas(10, 5.0, (0, 12.5), (-0.9, 5.8))
+    fig, ax = canvas(10, 5.4, (0, 12.5), (-1.4, 5.8))
     z = box(ax, 1.2, 1.4, "noise\n$z \\sim \\mathcal{N}(0, I)$", GREY, w=2.0, h=1.0)
-    g = box(ax, 4.0, 1.4, "generator $G_\\theta$", BLUE, w=2.0)
+    g = box(ax, 4.0, 1.4, "generator $G_\\theta$", BLUE, w=2.4)
     fake = box(ax, 6.6, 1.4, "fakes $G(z)$", BLUE, w=1.8)
     data = box(ax, 6.6, 4.4, "real data $x$", GREY, w=1.8)
     d = box(ax, 9.0, 2.9, "discriminator\n$D_\\phi$ (a logit)", ORANGE, w=2.1, h=1.1)
     ld = box(ax, 11.5, 4.4, "$L_D$", ORANGE, w=1.2, h=0.7)
     lg = box(ax, 11.5, 1.4, "$L_G$", BLUE, w=1.2, h=0.7)
-    arrow(ax, (z[0] + 1.0, z[1]), (g[0] - 1.0, g[1]))
-    arrow(ax, (g[0] + 1.0, g[1]), (fake[0] - 0.9, fake[1]))
+    arrow(ax, (z[0] + 1.0, z[1]), (g[0] - 1.2, g[1]))
+    arrow(ax, (g[0] + 1.2, g[1]), (fake[0] - 0.9, fake[1]))
     arrow(ax, (fake[0] + 0.9, fake[1] + 0.2), (d[0] - 1.05, d[1] - 0.35))
     arrow(ax, (data[0] + 0.9, data[1] - 0.2), (d[0] - 1.05, d[1] + 0.35))
     arrow(ax, (d[0] + 0.9, d[1] + 0.55), (ld[0] - 0.4, ld[1] - 0.35), "", ORANGE)
@@ -107,9 +112,9 @@ def gan_training_loop():
     # the two updates
     arrow(ax, (ld[0], ld[1] + 0.35), (d[0] + 0.3, d[1] + 0.55), "", ORANGE, rad=0.5, linestyle="--")
     ax.text(
-        10.2,
-        5.35,
-        "step 1: optimizer$_D$ updates $\\phi$ only",
+        6.3,
+        -0.55,
+        "step 1: optimizer$_D$ updates $\\phi$ only, from $L_D$",
         color=ORANGE,
         fontsize=10,
         ha="center",
@@ -125,7 +130,7 @@ def gan_training_loop():
     )
     ax.text(
         6.3,
-        -0.75,
+        -1.1,
         "step 2: optimizer$_G$ updates $\\theta$ only; the gradient flows "
         "through $D$ (fakes made inside $G$'s tape)",
         color=BLUE,
@@ -135,7 +140,7 @@ def gan_training_loop():
     ax.text(
         0.1, 5.35, "One training step (advrec.gan.GAN.train_step)", fontsize=12, fontweight="bold"
     )
-    save(fig, "gan_training_loop.png")
+    save(fig, "gan_training_loop.png", text_scale=1.15)
 
 
 def adversarial_families():
@@ -213,8 +218,8 @@ def adversarial_families():
             style="<|-|>",
             rad=-0.45,
         )
-        ax.text(2.55, 2.95, "minimises", ha="center", fontsize=9.5, color=GREY)
-        ax.text(7.45, 2.95, "maximises", ha="center", fontsize=9.5, color=color)
+        ax.text(2.55, 2.8, "minimises", ha="center", fontsize=9.5, color=GREY)
+        ax.text(7.45, 2.8, "maximises", ha="center", fontsize=9.5, color=color)
         ax.text(5, 2.15, game, ha="center", va="center", fontsize=12)
         ax.text(5, 0.9, note, ha="center", va="center", fontsize=9.5, color="#333333")
     fig.suptitle(
@@ -223,7 +228,7 @@ def adversarial_families():
         y=0.99,
     )
     fig.tight_layout()
-    save(fig, "adversarial_families.png")
+    save(fig, "adversarial_families.png", text_scale=1.15)
 
 
 def apr_perturbation():
@@ -234,7 +239,7 @@ def apr_perturbation():
     ax.axis("off")
     eps = 0.55
     rows = {
-        "$p_u$": (np.array([0.6, 0.8]), np.array([0.55, -0.84]), GREY),
+        "$p_u$ (the user)": (np.array([0.6, 0.8]), np.array([0.55, -0.84]), GREY),
         "$q_i$ (watched)": (np.array([2.2, 2.6]), np.array([-0.8, -0.6]), GREEN),
         "$q_j$ (not watched)": (np.array([3.4, 0.9]), np.array([0.2, 0.98]), RED),
     }
@@ -294,32 +299,33 @@ def apr_perturbation():
         fontsize=10,
     )
     fig.tight_layout()
-    save(fig, "apr_perturbation.png")
+    save(fig, "apr_perturbation.png", text_scale=1.3)
 
 
 def privacy_threat_model():
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.2, 1]})
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.2, 1]})
+    ax.set_xlim(0, 12)
+    bx.set_xlim(0, 10)
     for a in (ax, bx):
-        a.set_xlim(0, 10)
         a.set_ylim(0, 6)
         a.axis("off")
     ax.set_title("Training: the defence (one step of simultaneous descent–ascent)", fontsize=11.5)
-    hist = box(ax, 1.3, 3.0, "interactions\n$(u, i)$", GREY, w=2.0, h=1.0, fontsize=10)
-    p = box(ax, 4.0, 3.0, "user factors $p_u$", BLUE, w=2.2, h=0.8, fontsize=10)
+    hist = box(ax, 1.25, 3.0, "interactions\n$(u, i)$", GREY, w=2.3, h=1.0, fontsize=10)
+    p = box(ax, 4.3, 3.0, "user factors $p_u$", BLUE, w=2.9, h=0.8, fontsize=10)
     bpr = box(
-        ax, 7.7, 4.8, "ranking loss\n$L_{\\mathrm{BPR}}(P, Q)$", BLUE, w=2.6, h=1.0, fontsize=10
+        ax, 8.6, 4.8, "ranking loss\n$L_{\\mathrm{BPR}}(P, Q)$", BLUE, w=3.0, h=1.0, fontsize=10
     )
-    grl = box(ax, 5.9, 1.6, "reversal $R_\\lambda$", RED, w=1.9, h=0.7, fontsize=10)
+    grl = box(ax, 6.4, 1.6, "reversal $R_\\lambda$", RED, w=2.4, h=0.8, fontsize=10)
     adv = box(
-        ax, 8.4, 1.6, "adversary $f_\\phi$\npredicts gender", ORANGE, w=2.3, h=1.0, fontsize=10
+        ax, 10.2, 1.6, "adversary $f_\\phi$\npredicts gender", ORANGE, w=3.2, h=1.1, fontsize=10
     )
-    arrow(ax, (hist[0] + 1.0, hist[1]), (p[0] - 1.1, p[1]))
-    arrow(ax, (p[0] + 0.6, p[1] + 0.4), (bpr[0] - 1.3, bpr[1] - 0.2))
-    arrow(ax, (p[0] + 0.6, p[1] - 0.4), (grl[0] - 0.95, grl[1] + 0.1))
-    arrow(ax, (grl[0] + 0.95, grl[1]), (adv[0] - 1.15, adv[1]))
+    arrow(ax, (hist[0] + 1.15, hist[1]), (p[0] - 1.45, p[1]))
+    arrow(ax, (p[0] + 0.7, p[1] + 0.4), (bpr[0] - 1.5, bpr[1] - 0.2))
+    arrow(ax, (p[0] + 0.7, p[1] - 0.4), (grl[0] - 1.2, grl[1] + 0.1))
+    arrow(ax, (grl[0] + 1.2, grl[1]), (adv[0] - 1.6, adv[1]))
     ax.text(
-        5.0,
-        0.45,
+        6.0,
+        0.3,
         "forward: identity.  backward: gradient $\\times(-\\lambda)$, so $p_u$ "
         "ascends $L_{\\mathrm{adv}}$\nwhile $\\phi$ descends it (unscaled); the book's "
         "confusion variant pushes $f_\\phi(p_u)$ to the base rate",
@@ -328,22 +334,22 @@ def privacy_threat_model():
         color=RED,
     )
     bx.set_title("Threat model: a fresh attacker after training", fontsize=11.5)
-    emb = box(bx, 2.0, 4.3, "published user\nfactors $P$", BLUE, w=2.6, h=1.0, fontsize=10)
-    lab = box(bx, 2.0, 2.2, "attribute of some\nusers (disclosed)", GREY, w=2.9, h=1.0, fontsize=10)
-    clf = box(bx, 6.0, 3.25, "fresh classifier\n(logistic, MLP)", ORANGE, w=2.6, h=1.0, fontsize=10)
-    out = box(bx, 8.6, 1.3, "gender of\nthe others?", RED, w=2.2, h=1.0, fontsize=10)
-    arrow(bx, (emb[0] + 1.3, emb[1] - 0.2), (clf[0] - 1.3, clf[1] + 0.25))
-    arrow(bx, (lab[0] + 1.45, lab[1] + 0.2), (clf[0] - 1.3, clf[1] - 0.25))
-    arrow(bx, (clf[0] + 0.6, clf[1] - 0.5), (out[0] - 0.3, out[1] + 0.5))
+    emb = box(bx, 1.9, 4.3, "published user\nfactors $P$", BLUE, w=3.3, h=1.1, fontsize=10)
+    lab = box(bx, 1.9, 2.1, "attribute of some\nusers (disclosed)", GREY, w=3.5, h=1.1, fontsize=10)
+    clf = box(bx, 6.0, 3.2, "fresh classifier\n(logistic, MLP)", ORANGE, w=3.2, h=1.1, fontsize=10)
+    out = box(bx, 8.4, 1.0, "gender of\nthe others?", RED, w=2.6, h=1.1, fontsize=10)
+    arrow(bx, (emb[0] + 1.65, emb[1] - 0.2), (clf[0] - 1.6, clf[1] + 0.25))
+    arrow(bx, (lab[0] + 1.75, lab[1] + 0.2), (clf[0] - 1.6, clf[1] - 0.25))
+    arrow(bx, (clf[0] + 0.6, clf[1] - 0.55), (out[0] - 0.3, out[1] + 0.55))
     bx.text(
-        5.0,
-        0.2,
-        "success = AUC on users it was not trained on (0.5 = guessing)",
+        4.3,
+        0.05,
+        "success = AUC on users it was not\ntrained on (0.5 = guessing)",
         ha="center",
         fontsize=9.5,
     )
     fig.tight_layout()
-    save(fig, "privacy_threat_model.png")
+    save(fig, "privacy_threat_model.png", text_scale=1.2)
 
 
 if __name__ == "__main__":
