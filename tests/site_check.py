@@ -308,7 +308,13 @@ def screenshot_name(page: Path, html_dir: Path) -> str:
 def save_screenshot(tab: DevTools, height: int, path: Path) -> None:
     height = max(900, min(height, 16000))  # Chromium cannot paint taller than 16384 px
     clip = {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1}
-    shot = tab.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip)
+    shot = tab.call(
+        "Page.captureScreenshot",
+        format="png",
+        captureBeyondViewport=True,
+        optimizeForSpeed=True,
+        clip=clip,
+    )
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
@@ -358,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             pages = pages_of(html_dir)
             for page in pages:
                 name = page.relative_to(html_dir).as_posix()
+                page_start = time.monotonic()
                 redirect = anchors(page).refresh
                 if redirect:  # a meta-refresh stub: check where it points, nothing to render
                     target = (page.parent / redirect.split("#")[0]).resolve()
@@ -365,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     problems = check_page(tab, page, html_dir, shots)
                 failures += bool(problems)
-                print(f"{'FAIL' if problems else 'ok  '} {name}")
+                seconds = time.monotonic() - page_start
+                print(f"{'FAIL' if problems else 'ok  '} {name} ({seconds:.1f} s)")
                 for problem in problems:
                     print(f"     {problem}")
             tab.close()
