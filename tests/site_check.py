@@ -329,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     args.add_argument("--html", type=Path, help="check this built site instead of building one")
     args.add_argument("--no-build", action="store_true", help="reuse the last site-check build")
+    args.add_argument("--screenshots", type=Path, default=OUT / "screenshots", help="PNG folder")
     args = args.parse_args(argv)
     started = time.monotonic()
     binary = find_chromium()
@@ -343,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         html_dir = build_site(OUT)
     if not (html_dir / "index.html").is_file():
         raise SystemExit(f"site check: no built site in {html_dir}")
-    shots = OUT / "screenshots"
+    shots = args.screenshots.resolve()
     shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir(parents=True)
     failures = 0
@@ -384,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     elapsed = time.monotonic() - started
-    print(f"screenshots: {shots.relative_to(ROOT)}/")
+    print(f"screenshots: {shots}/")
     print(f"{len(pages) - failures} passed, {failures} failed")
     print(f"site check: {len(pages)} pages in {elapsed:.0f} s")
     return 1 if failures else 0
