@@ -183,6 +183,8 @@ def anchors(path: Path) -> _Anchors:
 
 def build_site(out: Path) -> Path:
     """Build the book from the stored notebook outputs (no execution) into ``out``."""
+    # the offline MathJax the pages load (idempotent; `make site-check` has usually run it)
+    subprocess.run([sys.executable, str(ROOT / "tools" / "fetch_mathjax.py")], check=True)
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config.setdefault("execute", {})["execute_notebooks"] = "off"
     out.mkdir(parents=True, exist_ok=True)
