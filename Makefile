@@ -22,7 +22,7 @@ SHELL := /bin/bash
 # talks to the build over unencrypted loopback TCP.
 STARTUP_NOISE := absl::InitializeLog\(\) is called are written to STDERR|cudart_stub\.cc:[0-9]+\] Could not find cuda drivers|cuda_(platform|driver|executor)\.cc:[0-9]+\] failed call to cuInit|\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption
 
-.PHONY: setup data mathjax book site-check test unit slow notebooks lint format bench clean
+.PHONY: setup data mathjax book site-check test unit slow notebooks lint format bench bench-setup clean
 
 setup: $(STAMP)
 
@@ -71,8 +71,17 @@ format: $(STAMP)
 	$(BIN)/ruff format advrec tests benchmarks tools book/figures
 	$(BIN)/ruff check --fix advrec tests benchmarks tools book/figures
 
-bench: data
-	$(BIN)/python benchmarks/bench_bpr.py
+# Cornac (the speed reference for BPR-MF) in an environment of its own, never a dependency of advrec.
+BENCH_VENV := .bench-venv
+$(BENCH_VENV)/.installed:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet cornac==3.0.1
+	touch $@
+
+bench-setup: $(BENCH_VENV)/.installed
+
+bench: data bench-setup
+	$(BIN)/python benchmarks/bench_bpr.py --cornac-python $(BENCH_VENV)/bin/python
 	$(BIN)/python benchmarks/bench_apr.py
 
 clean:

@@ -11,6 +11,7 @@ of mini-batches per call (``steps_per_execution``) and, by default, XLA (``jit_c
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 
 import keras
@@ -40,8 +41,9 @@ class RankingValidation(keras.callbacks.Callback):
         every: evaluate every this many epochs (and after the last one).
         patience: evaluations without improvement before stopping (``None``: never stop early).
 
-    After training, ``history`` holds ``{"epoch": [...], "ndcg@10": [...], ...}`` and
-    ``best_epoch``/``best`` the selected epoch (1-based) and its score.
+    After training, ``history`` holds ``{"epoch": [...], "ndcg@10": [...], ...}`` (and
+    ``"evaluation_s"``, the seconds each evaluation took) and ``best_epoch``/``best`` the selected
+    epoch (1-based) and its score.
     """
 
     def __init__(
@@ -94,7 +96,9 @@ class RankingValidation(keras.callbacks.Callback):
         last_planned = epoch + 1 == self.params.get("epochs")
         if (epoch + 1) % self.every and not last_planned:
             return
+        start = time.perf_counter()
         scores = self.evaluate()
+        self.history.setdefault("evaluation_s", []).append(time.perf_counter() - start)
         if self.monitor not in scores:
             raise ValueError(f"monitor {self.monitor!r} is not one of {sorted(scores)}.")
         logs = {} if logs is None else logs

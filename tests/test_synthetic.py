@@ -97,3 +97,16 @@ def _gender_auc(**kwargs) -> float:
 def test_gender_can_be_inferred_from_behaviour_only_when_planted():
     assert _gender_auc() > 0.8
     assert _gender_auc(gender_signal=0.0) < 0.65
+
+
+def test_synthetic_at_scale_has_the_asked_shape_and_no_repeated_pair():
+    from advrec.data import synthetic_at_scale
+
+    table = synthetic_at_scale(500, 300, 20_000, seed=1)
+    assert (table.n_users, table.n_items) == (500, 300)
+    assert 15_000 < len(table) <= 20_000
+    assert len(np.unique(table.keys())) == len(table)
+    counts = np.sort(table.item_counts())[::-1]
+    assert counts[:30].sum() > 3 * counts[-30:].sum()  # popularity is skewed
+    with pytest.raises(ValueError, match="at most half"):
+        synthetic_at_scale(10, 10, 60)

@@ -26,7 +26,7 @@ from advrec.data.movielens import (
     locate_movielens,
 )
 from advrec.data.splits import Split, leave_one_out, random_holdout
-from advrec.data.synthetic import synthetic_movielens
+from advrec.data.synthetic import synthetic_at_scale, synthetic_movielens
 
 _NEEDS_TENSORFLOW = {
     "NegativeSampler": "advrec.data.sampling",
@@ -64,5 +64,6 @@ __all__ = [
     "locate_movielens",
     "positive_pairs",
     "random_holdout",
+    "synthetic_at_scale",
     "synthetic_movielens",
 ]

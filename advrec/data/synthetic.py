@@ -129,3 +129,31 @@ def _genres(item_factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     flags = projection > 1.2 * np.sqrt(rank)
     flags[np.arange(n_items), projection.argmax(axis=1)] = True
     return np.concatenate([np.zeros((n_items, 1), bool), flags], axis=1)
+
+
+def synthetic_at_scale(
+    n_users: int, n_items: int, n_interactions: int, seed: int = 0, zipf: float = 1.0
+) -> Interactions:
+    """Interactions of a given size for speed and memory runs (e.g. ML-20M's 138k x 27k x 20M).
+
+    No dense matrix is formed, so any size that fits as three arrays works. Items are drawn with
+    Zipf-like popularity ``p(i) ~ 1 / (rank_i + 10) ** zipf`` and users with log-normal activity;
+    repeated pairs are dropped, so the result holds slightly fewer than ``n_interactions`` rows.
+    There is no planted preference: use :func:`synthetic_movielens` when quality matters.
+    """
+    if min(n_users, n_items, n_interactions) < 1:
+        raise ValueError(
+            f"sizes must be positive, got n_users={n_users}, n_items={n_items}, "
+            f"n_interactions={n_interactions}."
+        )
+    if n_interactions > n_users * n_items // 2:
+        raise ValueError("n_interactions must be at most half of n_users * n_items.")
+    rng = np.random.default_rng(seed)
+    item_weight = 1.0 / (rng.permutation(n_items) + 10.0) ** zipf
+    user_weight = rng.lognormal(0.0, 1.0, size=n_users)
+    user = rng.choice(n_users, size=n_interactions, p=user_weight / user_weight.sum())
+    item = rng.choice(n_items, size=n_interactions, p=item_weight / item_weight.sum())
+    keys = np.unique(user.astype(np.int64) * n_items + item)
+    return Interactions.from_arrays(
+        keys // n_items, keys % n_items, n_users=n_users, n_items=n_items
+    )
