@@ -1,0 +1,73 @@
+"""fit_ranker and RankingValidation: evaluation schedule, compile rules, determinism, gradients."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from advrec.models import BPRMF
+from advrec.models.base import dense_gradients
+from advrec.training import fit_ranker
+
+
+def test_dense_gradients_sum_repeated_rows_into_the_variables_shape():
+    table = tf.Variable(tf.zeros([4, 2]))
+    rows = tf.IndexedSlices(
+        values=tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]),
+        indices=tf.constant([0, 2, 0]),
+        dense_shape=tf.constant([4, 2]),
+    )
+    bias = tf.constant([1.0, 2.0])
+    dense, untouched = dense_gradients([rows, bias], [table, tf.Variable(tf.zeros(2))])
+    np.testing.assert_allclose(dense.numpy(), [[6, 8], [0, 0], [3, 4], [0, 0]])
+    assert dense.shape == (4, 2)  # static: every replica all-reduces the same shapes
+    assert untouched is bias
+
+
+def test_validation_runs_every_few_epochs_and_after_the_last(synthetic_split):
+    model = BPRMF(synthetic_split.train, dim=4, seed=0)
+    validation = fit_ranker(
+        model, synthetic_split, epochs=7, batch_size=1024, eval_every=3, patience=None, verbose=0
+    )
+    assert validation.history["epoch"] == [3, 6, 7]
+    assert len(validation.history["ndcg@10"]) == 3
+    assert validation.best == pytest.approx(max(validation.history["ndcg@10"]))
+    assert validation.best_epoch in (3, 6, 7)
+
+
+def test_optimizer_settings_for_a_compiled_model_are_refused(synthetic_split):
+    model = BPRMF(synthetic_split.train, dim=4, seed=0)
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    with pytest.raises(ValueError, match="already compiled"):
+        fit_ranker(model, synthetic_split, epochs=1, learning_rate=0.5, verbose=0)
+    with pytest.raises(ValueError, match="either an optimizer or a learning_rate"):
+        fit_ranker(
+            BPRMF(synthetic_split.train, dim=4),
+            synthetic_split,
+            optimizer=keras.optimizers.SGD(0.1),
+            learning_rate=0.1,
+            verbose=0,
+        )
+
+
+def test_training_depends_on_the_seed_alone_not_the_global_seed(synthetic_split):
+    def train(global_seed):
+        tf.random.set_seed(global_seed)
+        model = BPRMF(synthetic_split.train, dim=4, seed=3)
+        fit_ranker(model, synthetic_split, epochs=2, batch_size=512, seed=3, verbose=0)
+        return model.user_factors.numpy()
+
+    np.testing.assert_array_equal(train(1), train(2))
+
+
+def test_fit_ranker_accepts_a_dataset(synthetic_split):
+    from advrec.data import positive_pairs
+
+    model = BPRMF(synthetic_split.train, dim=4, seed=0)
+    data = positive_pairs(synthetic_split.train, 256, seed=1)
+    fit_ranker(model, synthetic_split, epochs=2, data=data, patience=None, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 2 * int(data.cardinality())
+    with pytest.raises(ValueError, match="finite dataset"):
+        fit_ranker(BPRMF(synthetic_split.train, dim=4), synthetic_split, data=data.repeat())
