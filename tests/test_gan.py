@@ -5,11 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from advrec.gan import (
-    GAN,
+from advrec.gan import GAN, mlp_discriminator, mlp_generator
+from advrec.gan_quality import (
     frechet_distance,
-    mlp_discriminator,
-    mlp_generator,
     mode_coverage,
     ring_centers,
     ring_of_gaussians,
