@@ -140,8 +140,10 @@ def fit_with_strategy(
         steps=steps_per_epoch,
     )
     model.stop_training = False
+    model._initial_epoch = None
     callback_list.on_train_begin()
-    for epoch in range(epochs):
+    # As in fit: BackupAndRestore sets the epoch to resume from while the callbacks begin.
+    for epoch in range(model._initial_epoch or 0, epochs):
         model.reset_metrics()
         callback_list.on_epoch_begin(epoch)
         logs = {name: float(value) for name, value in one_epoch(iterator).items()}

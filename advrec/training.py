@@ -10,11 +10,14 @@ of mini-batches per call (``steps_per_execution``) and, by default, XLA (``jit_c
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from advrec.data.sampling import positive_pairs
@@ -40,6 +43,9 @@ class RankingValidation(keras.callbacks.Callback):
         ks: cut-offs to compute.
         every: evaluate every this many epochs (and after the last one).
         patience: evaluations without improvement before stopping (``None``: never stop early).
+        backup_dir: where to keep this callback's state (history, best score and weights) after
+            each evaluation, so a run resumed with ``keras.callbacks.BackupAndRestore`` in the same
+            folder selects exactly as an uninterrupted run would (see :func:`fit_ranker`).
 
     After training, ``history`` holds ``{"epoch": [...], "ndcg@10": [...], ...}`` (and
     ``"evaluation_s"``, the seconds each evaluation took) and ``best_epoch``/``best`` the selected
@@ -53,8 +59,10 @@ class RankingValidation(keras.callbacks.Callback):
         ks: Sequence[int] = (10, 20),
         every: int = 1,
         patience: int | None = 5,
+        backup_dir: str | Path | None = None,
     ) -> None:
         super().__init__()
+        self.state_path = None if backup_dir is None else Path(backup_dir) / "validation.npz"
         if int(every) < 1:
             raise ValueError(f"every must be a positive number of epochs, got {every}.")
         if patience is not None and int(patience) < 1:
@@ -91,6 +99,38 @@ class RankingValidation(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.history = {"epoch": []}
         self.stopper.on_train_begin(logs)
+        if self.state_path is not None and self.state_path.exists():
+            self._restore()
+
+    def _save(self) -> None:
+        """Writes the history and the early-stopping state (atomically: write, then rename)."""
+        stopper = self.stopper
+        weights = stopper.best_weights or []
+        arrays = {f"weight_{i}": w for i, w in enumerate(weights)}
+        arrays["state"] = np.array(
+            json.dumps(
+                {
+                    "history": self.history,
+                    "best": stopper.best,
+                    "best_epoch": stopper.best_epoch,
+                    "wait": stopper.wait,
+                    "n_weights": len(weights),
+                }  # fmt: skip
+            )
+        )
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.state_path.with_suffix(".partial.npz")
+        np.savez(partial, **arrays)
+        partial.replace(self.state_path)
+
+    def _restore(self) -> None:
+        saved = np.load(self.state_path)
+        state = json.loads(str(saved["state"]))
+        self.history = state["history"]
+        self.stopper.best, self.stopper.best_epoch = state["best"], state["best_epoch"]
+        self.stopper.wait = state["wait"]
+        weights = [saved[f"weight_{i}"] for i in range(state["n_weights"])]
+        self.stopper.best_weights = weights or None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         last_planned = epoch + 1 == self.params.get("epochs")
@@ -107,9 +147,13 @@ class RankingValidation(keras.callbacks.Callback):
             self.history.setdefault(name, []).append(value)
             logs[f"val_{name}"] = value
         self.stopper.on_epoch_end(epoch, logs)
+        if self.state_path is not None:
+            self._save()
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self.stopper.on_train_end(logs)
+        if self.state_path is not None:  # training completed: nothing left to resume
+            self.state_path.unlink(missing_ok=True)
 
 
 def fit_ranker(
@@ -127,6 +171,7 @@ def fit_ranker(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     data: tf.data.Dataset | None = None,
     jit_compile: bool | str = "auto",
+    backup_dir: str | Path | None = None,
 ) -> RankingValidation:
     """Trains ``model`` on ``split.train`` with early stopping on validation ``monitor``.
 
@@ -154,6 +199,11 @@ def fit_ranker(
         callbacks: more Keras callbacks.
         data: the training batches, if not :func:`advrec.data.positive_pairs` of
             ``split.train``; a finite dataset is one epoch.
+        backup_dir: keep the training state there after every epoch (Keras'
+            ``BackupAndRestore``: weights, optimizer, random-stream state, epoch; plus the
+            validation history and best weights). Calling ``fit_ranker`` again with the same
+            arguments after an interruption resumes where it stopped and ends with the same
+            weights as an uninterrupted run. The folder is emptied when training completes.
         jit_compile: XLA for the training step (``True``, the default: several times faster on a
             CPU for the pairwise rankers; ``"auto"``: Keras' choice, XLA only on a GPU).
     """
@@ -161,8 +211,11 @@ def fit_ranker(
         raise ValueError(f"epochs must be at least 1, got {epochs}.")
     if len(split.valid) == 0:
         raise ValueError("the split has no validation pairs: model selection needs them.")
+    resume_epoch = _backed_up_epoch(backup_dir)
     if data is None:
-        data = positive_pairs(split.train, batch_size, seed=seed, epochs=None)
+        data = positive_pairs(
+            split.train, batch_size, seed=seed, epochs=None, first_epoch=resume_epoch
+        )
         steps_per_epoch = -(-len(split.train) // batch_size)
     else:
         steps_per_epoch = int(data.cardinality())
@@ -188,7 +241,11 @@ def fit_ranker(
             "its optimizer is used. Don't pass optimizer/learning_rate to fit_ranker for a "
             "compiled model (or leave the model uncompiled and let fit_ranker compile it)."
         )
-    validation = RankingValidation(split, monitor=monitor, every=eval_every, patience=patience)
+    validation = RankingValidation(
+        split, monitor=monitor, every=eval_every, patience=patience, backup_dir=backup_dir
+    )
+    if backup_dir is not None:
+        callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir)), *callbacks]
     if keras_fit_works_under(model.distribute_strategy):
         model.fit(
             data,
@@ -208,6 +265,14 @@ def fit_ranker(
             verbose=0 if verbose == 0 else 1,
         )
     return validation
+
+
+def _backed_up_epoch(backup_dir: str | Path | None) -> int:
+    """The number of epochs a ``BackupAndRestore`` folder says were completed (0 if none)."""
+    metadata = None if backup_dir is None else Path(backup_dir) / "training_metadata.json"
+    if metadata is None or not metadata.exists():
+        return 0
+    return int(json.loads(metadata.read_text())["epoch"])
 
 
 def fit_amf(

@@ -71,3 +71,46 @@ def test_fit_ranker_accepts_a_dataset(synthetic_split):
     assert int(model.optimizer.iterations.numpy()) == 2 * int(data.cardinality())
     with pytest.raises(ValueError, match="finite dataset"):
         fit_ranker(BPRMF(synthetic_split.train, dim=4), synthetic_split, data=data.repeat())
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, at_epoch: int) -> None:
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at_epoch:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(synthetic_split, tmp_path):
+    def run(callbacks=()):
+        model = BPRMF(synthetic_split.train, dim=4, seed=2)
+        validation = fit_ranker(
+            model,
+            synthetic_split,
+            epochs=5,
+            batch_size=512,
+            patience=2,
+            seed=2,
+            verbose=0,
+            callbacks=callbacks,
+            backup_dir=tmp_path / "backup",
+        )
+        return model, validation
+
+    reference, reference_validation = run()
+    backup = tmp_path / "backup"
+    assert not backup.exists() or not any(backup.iterdir())  # a finished run leaves nothing
+    with pytest.raises(KeyboardInterrupt):
+        run(callbacks=[_Interrupt(at_epoch=3)])
+    resumed, resumed_validation = run()
+
+    def scores(history):
+        return {k: v for k, v in history.items() if k != "evaluation_s"}  # timings differ
+
+    assert scores(resumed_validation.history) == scores(reference_validation.history)
+    assert resumed_validation.best_epoch == reference_validation.best_epoch
+    for a, b in zip(resumed.weights, reference.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+    assert int(resumed.optimizer.iterations.numpy()) == int(reference.optimizer.iterations)

@@ -21,6 +21,7 @@ def positive_pairs(
     seed: int = 0,
     shuffle: bool = True,
     epochs: int | None = 1,
+    first_epoch: int = 0,
 ) -> tf.data.Dataset:
     """Batches of observed pairs, ``epochs`` passes in a new random order each.
 
@@ -38,6 +39,8 @@ def positive_pairs(
         shuffle: ``False`` keeps the table's order.
         epochs: number of passes; ``None`` repeats forever (what :func:`advrec.training.fit_ranker`
             uses, so Keras keeps one iterator for the whole fit).
+        first_epoch: index of the first pass (a run resumed after epoch ``e`` starts at ``e``
+            and sees the passes an uninterrupted run would have seen).
     """
     if len(train) == 0:
         raise ValueError("the training table is empty: nothing to train on.")
@@ -62,7 +65,7 @@ def positive_pairs(
 
         return tf.data.Dataset.range(n_batches).map(batch)
 
-    passes = tf.data.Dataset.counter()
+    passes = tf.data.Dataset.counter(start=first_epoch)
     if epochs is not None:
         passes = passes.take(epochs)
     batches = passes.flat_map(one_epoch)

@@ -48,6 +48,9 @@ class PairwiseRanker(keras.Model):
         self.n_items = train.n_items
         self.negative_sampler = NegativeSampler(train)
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # The random stream's position is training state: saved with the weights (so a run
+        # resumed from a checkpoint draws the negatives an uninterrupted run would draw).
+        self._track_variable(self.seed_generator.state)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         # Every variable is created in ``__init__`` (by the subclass), never from the data, so the
         # model is built now: under a ``tf.distribute`` strategy ``fit`` would otherwise try to
