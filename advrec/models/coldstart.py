@@ -528,18 +528,150 @@ class PopularityByDemographic:
         return tf.gather(self.counts, tf.gather(self.groups, users))
 
 
-def share_in_top_k(score_fn, users, is_cold, exclude: Sequence[Interactions] = (), k: int = 20):
-    """Mean share of cold items in each user's top-``k`` over the whole catalogue.
+def share_in_top_k(
+    score_fn,
+    users,
+    is_cold,
+    exclude: Sequence[Interactions] = (),
+    k: int = 20,
+    candidates=None,
+) -> float:
+    """Mean share of cold items in each user's top-``k``.
 
     Args:
         score_fn: int32 ``[B]`` -> ``[B, n_items]``; users: int ``[n]`` user ids.
         is_cold: bool ``[n_items]``; exclude: tables whose pairs are not ranked.
+        candidates: bool ``[n_items]`` items that may be ranked (default all).
     """
     users = np.asarray(users, np.int32)
     scores = np.array(score_fn(tf.constant(users)), dtype=np.float32)
+    if candidates is not None:
+        scores[:, ~np.asarray(candidates, bool)] = -np.inf
     row = {u: i for i, u in enumerate(users.tolist())}
     for table in exclude:
         keep = np.isin(table.user, users)
         scores[[row[u] for u in table.user[keep].tolist()], table.item[keep]] = -np.inf
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return float(np.mean(np.asarray(is_cold)[top]))
+
+
+def cold_start_report(score_fn, split: ColdStartSplit) -> dict[str, float]:
+    """Test metrics of a scorer on a cold-start split (each a float in [0, 1]).
+
+    New items: ``cold_recall@20``/``cold_ndcg@20`` ranked among the cold test items only;
+    ``all_recall@20``/``all_ndcg@20`` ranked among the whole catalogue (warm items the user never
+    interacted with, plus the cold test items), the targets still the cold pairs;
+    ``cold_share@20``, the share of cold items in those top-20 lists; ``warm_ndcg@10``, warm
+    test pairs ranked among warm items. New users: ``cold_*`` over the whole catalogue, and
+    ``warm_ndcg@10`` for the warm users.
+    """
+    out = {}
+    cold = evaluate_ranking(score_fn, ks=(20,), **cold_targets(split, "test"))
+    out["cold_recall@20"], out["cold_ndcg@20"] = cold["recall@20"], cold["ndcg@20"]
+    if split.side == "items":
+        warm = split.warm
+        seen = [warm.train, warm.valid, warm.test]
+        catalogue = ~split.mask(split.cold_valid_ids)
+        hybrid = evaluate_ranking(
+            score_fn, split.cold_test, exclude=seen, ks=(20,), candidates=catalogue
+        )
+        out["all_recall@20"], out["all_ndcg@20"] = hybrid["recall@20"], hybrid["ndcg@20"]
+        out["cold_share@20"] = share_in_top_k(
+            score_fn,
+            np.unique(split.cold_test.user),
+            split.mask(split.cold_test_ids),
+            seen,
+            20,
+            catalogue,
+        )
+    out["warm_ndcg@10"] = evaluate_ranking(score_fn, ks=(10,), **warm_targets(split))["ndcg@10"]
+    return out
+
+
+# -- the pipeline the chapter and the command line share ------------------------------------
+
+GENERATORS = {
+    "regression": RegressionGenerator,
+    "dropoutnet": DropoutNetRecommender,
+    "adversarial": AdversarialGenerator,
+}
+
+
+def side_features(dataset, side: str) -> np.ndarray:
+    """float32 side-information matrix of the cold side of ``dataset`` (items or users)."""
+    from advrec.data.features import item_feature_matrix, user_feature_matrix
+
+    if side == "items":
+        if dataset.items is None:
+            raise ValueError(f"{dataset.name} has no item side information for cold items.")
+        return item_feature_matrix(dataset.items, dataset.n_items).values
+    if dataset.users is None:
+        raise ValueError(f"{dataset.name} has no user side information for cold users.")
+    return user_feature_matrix(dataset.users, dataset.n_users).values
+
+
+def pretrain_warm_bpr(
+    split: ColdStartSplit,
+    dim: int = 64,
+    l2: float = 1e-2,
+    epochs: int = 100,
+    batch_size: int = 8192,
+    learning_rate: float = 0.01,
+    patience: int = 3,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """BPR-MF on the warm part only (cold entities are absent from its id space, so never
+    sampled as negatives), early-stopped on warm validation NDCG@10.
+
+    Returns ``(entity_table, opposite_table, warm_valid_ndcg10)`` for :class:`ColdStartModel`.
+    """
+    from advrec.models.mf import BPRMF
+    from advrec.training import fit_ranker
+
+    warm = split.warm_space()
+    model = BPRMF(warm.train, dim=dim, l2=l2, seed=seed)
+    validation = fit_ranker(
+        model,
+        warm,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        seed=seed,
+        verbose=0,
+    )
+    users, items = pretrained_tables(model)
+    if split.side == "items":
+        return items, users, float(validation.best)
+    return users, items, float(validation.best)
+
+
+def build_generator(
+    kind: str,
+    split: ColdStartSplit,
+    features,
+    entity_table,
+    opposite_table,
+    learning_rate: float = 1e-3,
+    recommender_learning_rate: float = 1e-4,
+    seed: int = 0,
+    **kwargs,
+) -> ColdStartModel:
+    """A compiled cold-start model of ``kind`` (a key of :data:`GENERATORS`), Adam optimizers."""
+    if kind not in GENERATORS:
+        raise ValueError(f"kind must be one of {sorted(GENERATORS)}, got {kind!r}.")
+    model = GENERATORS[kind](split, features, entity_table, opposite_table, seed=seed, **kwargs)
+    if kind == "adversarial":
+        model.compile(
+            keras.optimizers.Adam(recommender_learning_rate), keras.optimizers.Adam(learning_rate)
+        )
+    else:
+        model.compile(keras.optimizers.Adam(learning_rate))
+    return model
+
+
+def warm_targets(split: ColdStartSplit) -> dict:
+    """``evaluate_ranking`` keyword arguments for warm test pairs ranked among warm items."""
+    warm = split.warm
+    candidates = split.mask(split.warm_ids) if split.side == "items" else None
+    return {"target": warm.test, "exclude": [warm.train, warm.valid], "candidates": candidates}
