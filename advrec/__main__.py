@@ -35,6 +35,9 @@ class ModelRecipe:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     train: Callable[[argparse.Namespace, object], tuple[object, dict]]
+    run: Callable[[argparse.Namespace], dict] | None = None
+    """Optional: a model with its own protocol (e.g. cold start) returns the whole report's
+    facts, with ``"valid"`` and ``"test"`` metric dicts, instead of ``train``."""
 
 
 def _finite_float(text: str) -> float:
@@ -157,6 +160,64 @@ def _train_apr(args: argparse.Namespace, split) -> tuple[object, dict]:
     }
 
 
+def _add_coldstart_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_mf_arguments(parser)
+    parser.set_defaults(l2=1e-2, patience=3)
+    parser.add_argument(
+        "--cold", choices=("items", "users"), default="items", help="which side is new (items)"
+    )
+    parser.add_argument(
+        "--generator",
+        choices=("adversarial", "regression", "dropoutnet"),
+        default="adversarial",
+        help="how a new item's (user's) embedding is made from its side information",
+    )
+    parser.add_argument(
+        "--beta", type=_positive_float, default=0.5, help="adversarial: weight of the pull (0.5)"
+    )
+    parser.add_argument(
+        "--generator-epochs", type=_positive_int, default=20, help="most generator epochs (20)"
+    )
+
+
+def _run_coldstart(args: argparse.Namespace) -> dict:
+    from advrec.data import load_movielens, synthetic_movielens
+    from advrec.data.coldstart import cold_start_split
+    from advrec.metrics import evaluate_ranking
+    from advrec.models import coldstart
+
+    if args.dataset == "synthetic":
+        dataset = synthetic_movielens(seed=args.seed)
+    else:
+        dataset = load_movielens(args.dataset, args.data_dir)
+    split = cold_start_split(dataset.interactions, args.cold, seed=args.seed)
+    start = time.perf_counter()
+    entity, opposite, _ = coldstart.pretrain_warm_bpr(
+        split, args.dim, args.l2, args.epochs, args.batch_size, args.learning_rate,
+        args.patience, args.seed,
+    )  # fmt: skip
+    extra = {"beta": args.beta} if args.generator == "adversarial" else {}
+    features = coldstart.side_features(dataset, args.cold)
+    model = coldstart.build_generator(
+        args.generator, split, features, entity, opposite, seed=args.seed, **extra
+    )
+    validation = coldstart.fit_cold_start(
+        model, split, epochs=args.generator_epochs, batch_size=4096, seed=args.seed
+    )
+    seconds = time.perf_counter() - start
+    warm = evaluate_ranking(model.score_all, **coldstart.warm_targets(split))
+    return {
+        "cold": f"{len(split.cold_valid_ids)} validation and {len(split.cold_test_ids)} test "
+        f"{args.cold}, ranked among "
+        + ("the cold test items" if args.cold == "items" else "all items"),
+        "best_epoch": validation.best_epoch,
+        "train_seconds": round(seconds, 2),
+        "warm_test_ndcg@10": round(warm["ndcg@10"], 4),
+        "valid": evaluate_ranking(model.score_all, **coldstart.cold_targets(split, "valid")),
+        "test": evaluate_ranking(model.score_all, **coldstart.cold_targets(split, "test")),
+    }
+
+
 MODELS: dict[str, ModelRecipe] = {
     "bpr": ModelRecipe(
         "BPR-MF: matrix factorisation with the BPR loss", _add_mf_arguments, _train_bpr
@@ -165,6 +226,13 @@ MODELS: dict[str, ModelRecipe] = {
         "AMF: BPR-MF pre-training, then Adversarial Personalized Ranking (He et al., 2018)",
         _add_apr_arguments,
         _train_apr,
+    ),
+    "coldstart": ModelRecipe(
+        "cold start: BPR-MF on the warm part, then a generator from side information to "
+        "embeddings for new items or users (GAR-style adversarial by default)",
+        _add_coldstart_arguments,
+        None,
+        _run_coldstart,
     ),
 }
 """The models ``train`` knows; adding one is adding an entry."""
@@ -229,13 +297,15 @@ def run_train(args: argparse.Namespace) -> dict:
     from advrec.protocol import TEST_NOTE, VALIDATION_NOTE, evaluate_split, load_split
 
     set_seed(args.seed)
+    settings = {k: v for k, v in vars(args).items() if k not in ("command", "json", "verbose")}
+    if MODELS[args.model].run is not None:
+        return {"settings": settings, **MODELS[args.model].run(args)}
     split = load_split(args.dataset, args.data_dir, args.seed)
     start = time.perf_counter()
     model, facts = MODELS[args.model].train(args, split)
     seconds = time.perf_counter() - start
     valid = evaluate_split(model, split, "valid")
     test = evaluate_split(model, split, "test")
-    settings = {k: v for k, v in vars(args).items() if k not in ("command", "json", "verbose")}
     return {
         "settings": settings,
         **facts,

@@ -110,13 +110,17 @@ def _batch_metrics(
     relevant_items: tf.RaggedTensor,
     ks: tuple[int, ...],
     with_auc: bool,
+    candidates: tf.Tensor,
 ) -> dict[str, tf.Tensor]:
-    """Checks the scores and computes per-user metrics for one batch (traced once per shape)."""
+    """Checks the scores and computes per-user metrics for one batch (traced once per shape).
+
+    ``candidates``: bool ``[n_items]``; items outside it are excluded for every user.
+    """
     tf.debugging.assert_all_finite(
         tf.cast(scores, tf.float32), "score_fn returned NaN or infinite scores."
     )
     n_items = tf.shape(scores)[1]
-    excluded = batch_mask(excluded_items, users, n_items)
+    excluded = batch_mask(excluded_items, users, n_items) | ~candidates[tf.newaxis, :]
     relevant = batch_mask(relevant_items, users, n_items)
     return _ranking_metrics_for_batch(scores, excluded, relevant, ks, with_auc)
 
@@ -129,6 +133,7 @@ def evaluate_ranking(
     batch_size: int = 1024,
     with_auc: bool = False,
     per_user: bool = False,
+    candidates: np.ndarray | None = None,
 ) -> dict[str, float] | dict[str, np.ndarray]:
     """Full-ranking evaluation of ``score_fn`` on ``target`` pairs (see the module note on ties
     and on users without an AUC).
@@ -142,6 +147,8 @@ def evaluate_ranking(
         batch_size: users per batch; memory is bounded by ``batch_size * n_items``.
         with_auc: also compute AUC over all candidates (costs a full sort per user).
         per_user: return ``{metric: float [n_evaluated_users]}`` (plus ``"user"``) instead of means.
+        candidates: rank only these items (bool ``[n_items]`` mask or int item ids), e.g. the
+            cold items of a cold-start split; default: the whole catalogue.
 
     Returns:
         ``{"precision@10": ..., "recall@10": ..., "hr@10": ..., "ndcg@10": ..., "mrr@10": ...}``
@@ -182,6 +189,7 @@ def evaluate_ranking(
                 "never be ranked; evaluate on a split whose parts are disjoint."
             )
     n_users, n_items = target.n_users, target.n_items
+    allowed = candidate_mask(candidates, target)
     excluded_items = items_by_user(excluded_tables, n_users)
     relevant_items = items_by_user([target], n_users)
     users = np.unique(target.user).astype(np.int32)
@@ -200,7 +208,9 @@ def evaluate_ranking(
                 f"score_fn must return one score per item, shape [{len(batch_users)}, {n_items}]; "
                 f"got {tuple(scores.shape)}."
             )
-        metrics = _batch_metrics(scores, batch_users, excluded_items, relevant_items, ks, with_auc)
+        metrics = _batch_metrics(
+            scores, batch_users, excluded_items, relevant_items, ks, with_auc, allowed
+        )
         for name, value in metrics.items():
             parts.setdefault(name, []).append(value.numpy())
     values = {name: np.concatenate(chunks) for name, chunks in parts.items()}
@@ -216,6 +226,33 @@ def evaluate_ranking(
             )
         means["auc"] = float(np.mean(defined))
     return means
+
+
+def candidate_mask(candidates: np.ndarray | None, target: Interactions) -> tf.Tensor:
+    """bool ``[n_items]`` from a mask or item ids (all True for ``None``), checked against
+    ``target``: every target item must be a candidate, else it could never be ranked."""
+    n_items = target.n_items
+    if candidates is None:
+        return tf.ones([n_items], tf.bool)
+    candidates = np.asarray(candidates)
+    if candidates.dtype == bool:
+        if candidates.shape != (n_items,):
+            raise ValueError(f"a candidate mask must be [{n_items}], got {candidates.shape}.")
+        mask = candidates
+    else:
+        if candidates.ndim != 1 or not np.issubdtype(candidates.dtype, np.integer):
+            raise TypeError("candidates must be a bool [n_items] mask or a 1-D array of item ids.")
+        if len(candidates) and (candidates.min() < 0 or candidates.max() >= n_items):
+            raise ValueError(f"candidate item ids must lie in [0, {n_items}).")
+        mask = np.zeros(n_items, bool)
+        mask[candidates] = True
+    outside = int(np.sum(~mask[target.item]))
+    if outside:
+        raise ValueError(
+            f"{outside} target pairs are on items outside the candidates, so they could never be "
+            "ranked; restrict the target to the candidate items first (Interactions.select)."
+        )
+    return tf.constant(mask)
 
 
 def sampled_candidates(
