@@ -526,3 +526,55 @@ def gan_profiles(
     rng = np.random.default_rng(seed)
     chosen = templates[rng.choice(len(templates), n_fake, replace=n_fake > len(templates))]
     return gan.fake_profiles(chosen), gan
+
+
+ALL_ATTACKS = (*CLASSIC_ATTACKS, "surrogate", "gan")
+"""Every attack :func:`make_profiles` knows: the classic four, the optimised one, the GAN."""
+
+
+def fit_surrogate(train: Interactions, epochs: int = 15, seed: int = 0) -> keras.Model:
+    """The attacker's BPR-MF surrogate (dim 32, ``epochs`` epochs) trained on ``train`` -- its
+    own choices, not the victim's."""
+    from advrec.models.mf import BPRMF
+
+    return fit_fixed_epochs(BPRMF(train, dim=32, seed=seed), train, epochs, seed=seed)
+
+
+def surrogate_value(surrogate: keras.Model, train: Interactions, target: int) -> np.ndarray:
+    """:func:`influence_direction` of ``target`` read off a BPR-MF ``surrogate``."""
+    return influence_direction(
+        surrogate.user_factors.numpy(),
+        surrogate.item_factors.numpy(),
+        surrogate.item_bias.numpy(),
+        train,
+        target,
+    )
+
+
+def make_profiles(
+    kind: str,
+    train: Interactions,
+    target: int,
+    n_fake: int,
+    filler_size: int = 50,
+    item_value: np.ndarray | None = None,
+    gan_epochs: int = 30,
+    seed: int = 0,
+) -> np.ndarray:
+    """bool ``[n_fake, n_items]`` push profiles of any attack in :data:`ALL_ATTACKS`.
+
+    ``item_value`` (from :func:`surrogate_value`) is needed by ``"surrogate"`` and ``"gan"``.
+    ``gan_epochs`` bounds the GAN's training.
+    """
+    if kind in CLASSIC_ATTACKS:
+        return classic_profiles(train, target, kind, n_fake, filler_size, seed=seed)
+    if kind not in ALL_ATTACKS:
+        raise ValueError(f"unknown attack {kind!r}; choose one of {ALL_ATTACKS}.")
+    if item_value is None:
+        raise ValueError(f"the {kind} attack needs item_value; compute it with surrogate_value.")
+    if kind == "surrogate":
+        return surrogate_profiles(item_value, target, n_fake, filler_size, seed=seed)
+    profiles, _ = gan_profiles(
+        train, target, item_value, n_fake, filler_size, epochs=gan_epochs, seed=seed
+    )
+    return profiles
