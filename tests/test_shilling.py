@@ -143,6 +143,7 @@ def test_influence_direction_prefers_items_along_the_reachable_users():
     assert profiles[:, 0].all()
 
 
+@pytest.mark.slow
 def test_the_profile_gan_trains_both_players_and_keeps_its_shapes(synthetic_split):
     train = synthetic_split.train
     target, filler = 5, 8
