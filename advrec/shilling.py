@@ -243,7 +243,7 @@ def fit_fixed_epochs(
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}.")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    model.fit(positive_pairs(train, batch_size, seed=seed), epochs=epochs, verbose=0)
+    model.fit(positive_pairs(train, batch_size, seed=seed), epochs=epochs, verbose=0, shuffle=False)
     return model
 
 
