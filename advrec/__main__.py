@@ -3,6 +3,7 @@
     python -m advrec train bpr --dataset ml-100k
     python -m advrec train apr --dataset ml-100k --epsilon 0.5 --adversarial-weight 1 --json
     python -m advrec train --help
+    python -m advrec attack shilling --model bpr --attack average --size 0.03 --target 600
 
 Each model is one entry of :data:`MODELS`: a help line, a function that adds the model's own
 options, and a function that trains it on a split (through :func:`advrec.training.fit_ranker`).
@@ -288,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = models.add_parser(name, help=recipe.help, description=recipe.help)
         _add_common_arguments(sub)
         recipe.add_arguments(sub)
+    _add_attack_command(commands)
     return parser
 
 
@@ -333,11 +335,131 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+# -- attack shilling ----------------------------------------------------------------------------
+
+SHILLING_ATTACKS = ("random", "average", "bandwagon", "segment", "surrogate", "gan")
+SHILLING_VICTIMS = ("itempop", "ease", "bpr", "apr")
+
+
+def _add_attack_command(commands) -> None:
+    attack = commands.add_parser(
+        "attack",
+        help="attack a recommender and report the effect",
+        description="Attack a recommender trained on the 80/10/10 split and report the effect.",
+    )
+    kinds = attack.add_subparsers(dest="kind", required=True, metavar="KIND")
+    shilling = kinds.add_parser(
+        "shilling",
+        help="inject fake user profiles that push (or nuke) a target item",
+        description="Inject fake users into the training data, retrain the victim, and report "
+        "the target's HR@10/HR@50 and mean rank among the real users who never interacted with "
+        "it, and the real users' test NDCG@10, before and after.",
+    )
+    _add_common_arguments(shilling)
+    _add_apr_arguments(shilling)
+    shilling.add_argument("--model", choices=SHILLING_VICTIMS, default="bpr", help="the victim")
+    shilling.add_argument("--attack", choices=SHILLING_ATTACKS, default="average")
+    shilling.add_argument(
+        "--size", type=_positive_float, default=0.03, help="fake users per real user (0.03)"
+    )
+    shilling.add_argument(
+        "--target",
+        type=int,
+        default=None,
+        help="item index (default: advrec.attacks.shilling's choice)",
+    )
+    shilling.add_argument(
+        "--filler-size", type=_positive_int, default=50, help="items per profile besides it"
+    )
+    shilling.add_argument("--nuke", action="store_true", help="demote the target (classic only)")
+    shilling.add_argument(
+        "--ease-l2", type=_positive_float, default=300.0, help="EASE^R's ridge weight (300)"
+    )
+
+
+def _shilling_victim(args: argparse.Namespace, split):
+    from advrec.models import EASE, ItemPop
+
+    if args.model == "itempop":
+        return ItemPop(split.train)
+    if args.model == "ease":
+        return EASE(split.train, args.ease_l2)
+    return (_train_bpr if args.model == "bpr" else _train_apr)(args, split)[0]
+
+
+def run_attack(args: argparse.Namespace) -> dict:
+    """Runs ``attack shilling``: the victim before and after the injection, as a report."""
+    from advrec.attacks import shilling
+    from advrec.data.fake_users import inject_users
+    from advrec.experiment import set_seed
+    from advrec.metrics import evaluate_ranking
+    from advrec.protocol import load_split
+
+    if args.nuke and args.attack not in shilling.CLASSIC_ATTACKS:
+        raise ValueError(f"--nuke works with the classic attacks {shilling.CLASSIC_ATTACKS}.")
+    set_seed(args.seed)
+    split = load_split(args.dataset, args.data_dir, args.seed)
+    target = args.target
+    if target is None:
+        target = int(shilling.choose_targets(split.train, seed=args.seed)[0])
+    n_fake = shilling.n_fake_users(split.n_users, args.size)
+    if args.nuke:
+        profiles = shilling.classic_profiles(
+            split.train, target, args.attack, n_fake, args.filler_size, push=False, seed=args.seed
+        )
+    else:
+        value = None
+        if args.attack not in shilling.CLASSIC_ATTACKS:
+            surrogate = shilling.fit_surrogate(split.train, seed=args.seed + 1)
+            value = shilling.surrogate_value(surrogate, split.train, target)
+        profiles = shilling.make_profiles(
+            args.attack, split.train, target, n_fake, args.filler_size, value, seed=args.seed
+        )
+    report = {
+        "settings": {k: v for k, v in vars(args).items() if k not in ("command", "json")},
+        "target": target,
+        "target_train_count": int(split.train.item_counts()[target]),
+        "fake_users": n_fake,
+    }
+    for name, data in (("before", split), ("after", inject_users(split, profiles))):
+        model = _shilling_victim(args, data)
+        exposure = shilling.target_exposure(model.score_all, data, target, split.n_users)
+        test = evaluate_ranking(model.score_all, data.test, exclude=[data.train, data.valid])
+        report[name] = {**exposure, "ndcg@10": test["ndcg@10"]}
+    return report
+
+
+def format_attack_report(report: dict) -> str:
+    """Plain-text rendering of :func:`run_attack`'s report."""
+    s = report["settings"]
+    lines = [
+        f"{s['attack']} attack on {s['model']} ({s['dataset']}, seed {s['seed']}): target "
+        f"{report['target']} ({report['target_train_count']} training users), "
+        f"{report['fake_users']} fake users",
+        f"  {'':<8}{'hr@10':>9}{'hr@50':>9}{'mean rank':>11}{'ndcg@10':>9}",
+    ]
+    for name in ("before", "after"):
+        r = report[name]
+        lines.append(
+            f"  {name:<8}{r['hr@10']:>9.4f}{r['hr@50']:>9.4f}{r['mean_rank']:>11.1f}"
+            f"{r['ndcg@10']:>9.4f}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from advrec.data import DataError
 
+    if args.command == "attack":
+        try:
+            report = run_attack(args)
+        except (DataError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(json.dumps(report, indent=2) if args.json else format_attack_report(report))
+        return 0
     try:
         report = run_train(args)
     except DataError as error:

@@ -1,0 +1,582 @@
+"""Shilling attacks: fake user profiles injected to push (or nuke) a target item.
+
+The attacker controls ``m`` fake accounts; each interacts with the target item and with
+``filler_size`` other items. With implicit feedback (every interaction is a 1) the classic
+attack models of Lam & Riedl (2004) and Mobasher et al. (2007) lose their rating values, and
+what is left is *which* items a profile holds:
+
+- ``random``: fillers drawn uniformly from the catalogue (explicit data: random items rated
+  around the global mean -- which needs no knowledge of the items).
+- ``average``: fillers drawn with probability proportional to item popularity (explicit data:
+  each filler rated at *its own* mean -- item-level knowledge; with implicit data the item-level
+  statistic the attacker can use is how often each item is consumed).
+- ``bandwagon``: the ``n_selected`` most popular items plus uniform fillers.
+- ``segment``: the ``n_selected`` items most co-consumed with the target (its audience's
+  favourites) plus uniform fillers.
+
+``push`` profiles contain the target; ``nuke`` profiles leave it out and always contain the
+target's segment items: with implicit data there is no low rating, and the way to say "not this
+one" is to look like the target's audience and never take it (a pairwise model then samples the
+target as a negative for those users).
+
+Two learned attacks use a *surrogate*: a BPR-MF the attacker trains on the data it sees.
+
+- :func:`surrogate_profiles` -- an optimised attack: fillers are the items whose surrogate
+  factors point where the target has to go (:func:`influence_direction`).
+- :class:`ProfileGAN` -- an AUSH-style GAN (Lin et al., 2020): the generator turns a real user's
+  profile (the template) into a filler set, a discriminator tells generated from real profiles,
+  and an attack loss rewards fillers along the influence direction.
+
+The attacker's knowledge, everywhere: the real users' training interactions (not validation or
+test), not the victim model, its hyper-parameters or its seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from advrec.data.interactions import Interactions
+from advrec.data.sampling import positive_pairs
+from advrec.data.splits import Split
+from advrec.losses import (
+    discriminator_cross_entropy,
+    non_saturating_generator_loss,
+    scale_for_replicas,
+)
+from advrec.metrics import batch_mask, items_by_user
+
+CLASSIC_ATTACKS = ("random", "average", "bandwagon", "segment")
+"""The textbook profile models (Mobasher et al., 2007), translated to implicit feedback."""
+
+
+# -- targets and budgets ----------------------------------------------------------------------
+
+
+def choose_targets(
+    train: Interactions,
+    n_unpopular: int = 2,
+    n_mid: int = 2,
+    min_count: int = 5,
+    seed: int = 0,
+) -> np.ndarray:
+    """int64 ``[n_unpopular + n_mid]`` target items drawn with a fixed seed.
+
+    Among items with at least ``min_count`` training interactions (an item nobody watched is
+    not a realistic product to promote), *unpopular* items are those at or below the 25th
+    percentile of popularity and *mid-popular* ones lie between the 45th and 55th percentiles.
+    """
+    counts = train.item_counts()
+    eligible = np.flatnonzero(counts >= min_count)
+    if len(eligible) < n_unpopular + n_mid:
+        raise ValueError(
+            f"only {len(eligible)} items have >= {min_count} interactions; lower min_count."
+        )
+    low, mid_lo, mid_hi = np.quantile(counts[eligible], [0.25, 0.45, 0.55])
+    unpopular = eligible[counts[eligible] <= low]
+    mid = eligible[(counts[eligible] >= mid_lo) & (counts[eligible] <= mid_hi)]
+    rng = np.random.default_rng(seed)
+    return np.concatenate(
+        [
+            rng.choice(unpopular, n_unpopular, replace=False),
+            rng.choice(mid, n_mid, replace=False),
+        ]
+    ).astype(np.int64)
+
+
+def n_fake_users(n_real: int, size: float) -> int:
+    """Number of fake users for an attack size given as a fraction of the real users (>= 1)."""
+    if not 0 < size <= 1:
+        raise ValueError(f"attack size is a fraction of the real users in (0, 1], got {size}.")
+    return max(1, int(round(size * n_real)))
+
+
+def _check_target(train: Interactions, target: int) -> int:
+    target = int(target)
+    if not 0 <= target < train.n_items:
+        raise ValueError(f"target item {target} is outside [0, {train.n_items}).")
+    return target
+
+
+# -- the classic profiles ---------------------------------------------------------------------
+
+
+def segment_items(train: Interactions, target: int, n: int) -> np.ndarray:
+    """int64 ``[n]``: the items most associated with ``target`` by its audience.
+
+    Score ``co(j, t) / sqrt(pop(j))`` (the cosine numerator of item-item similarity, which
+    favours the audience's specific tastes over items everybody watches); ties by popularity.
+    """
+    target = _check_target(train, target)
+    audience = np.unique(train.user[train.item == target])
+    if len(audience) == 0:
+        raise ValueError(
+            f"item {target} has no training interactions, so it has no segment; pick a target "
+            "with an audience (see choose_targets) or use the bandwagon attack."
+        )
+    co = np.bincount(train.item[np.isin(train.user, audience)], minlength=train.n_items)
+    pop = train.item_counts()
+    score = co / np.sqrt(np.maximum(pop, 1)) + 1e-9 * pop
+    score[target] = -np.inf
+    return np.argsort(-score, kind="stable")[:n].astype(np.int64)
+
+
+def classic_profiles(
+    train: Interactions,
+    target: int,
+    kind: str,
+    n_fake: int,
+    filler_size: int = 50,
+    n_selected: int = 10,
+    push: bool = True,
+    seed: int = 0,
+) -> np.ndarray:
+    """bool ``[n_fake, n_items]`` fake profiles of one classic attack model.
+
+    Args:
+        train: what the attacker sees (the real users' training interactions).
+        target: the item to push (or nuke).
+        kind: one of :data:`CLASSIC_ATTACKS`.
+        n_fake: number of fake users.
+        filler_size: items per profile besides the target (selected items included).
+        n_selected: popular items (bandwagon) or segment items (segment, and every nuke).
+        push: include the target (push) or leave it out (nuke).
+        seed: seeds the filler draws.
+    """
+    target = _check_target(train, target)
+    if kind not in CLASSIC_ATTACKS:
+        raise ValueError(f"unknown attack {kind!r}; choose one of {CLASSIC_ATTACKS}.")
+    if not 0 <= n_selected <= filler_size < train.n_items - 1:
+        raise ValueError(
+            f"need 0 <= n_selected ({n_selected}) <= filler_size ({filler_size}) < n_items - 1."
+        )
+    if n_fake < 1:
+        raise ValueError(f"n_fake must be at least 1, got {n_fake}.")
+    pop = train.item_counts().astype(np.float64)
+    selected = np.zeros(0, np.int64)
+    if kind == "bandwagon":
+        order = np.argsort(-pop, kind="stable")
+        selected = order[order != target][:n_selected]
+    if kind == "segment" or not push:
+        selected = np.union1d(selected, segment_items(train, target, n_selected))[:filler_size]
+    pool = np.setdiff1d(np.arange(train.n_items), np.append(selected, target))
+    weights = pop[pool] if kind == "average" else np.ones(len(pool))
+    weights = weights / weights.sum()
+    rng = np.random.default_rng(seed)
+    profiles = np.zeros((n_fake, train.n_items), bool)
+    n_fill = filler_size - len(selected)
+    for row in profiles:
+        row[selected] = True
+        row[rng.choice(pool, n_fill, replace=False, p=weights)] = True
+        row[target] = push
+    return profiles
+
+
+# -- measuring an attack ----------------------------------------------------------------------
+
+
+def target_exposure(
+    score_fn: Callable[[tf.Tensor], tf.Tensor],
+    split: Split,
+    target: int,
+    n_real: int | None = None,
+    ks: tuple[int, ...] = (10, 50),
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """How far the target reaches the real users who never interacted with it.
+
+    For each real user without the target in any of train/valid/test, the target's rank
+    (1-based) among the items the user has not interacted with in training (ties broken by item
+    index, as in :mod:`advrec.metrics`). Returns ``{"hr@k": share with rank <= k, ...,
+    "mean_rank": ..., "n_users": ...}``.
+
+    Args:
+        score_fn: int32 ``[B]`` users -> float ``[B, n_items]``.
+        split: the (possibly poisoned) split the model was trained on.
+        target: the attacked item.
+        n_real: users ``0 .. n_real - 1`` are real (default: all of ``split``'s users).
+    """
+    target = _check_target(split.train, target)
+    n_real = split.n_users if n_real is None else int(n_real)
+    touched = np.zeros(split.n_users, bool)
+    for table in (split.train, split.valid, split.test):
+        touched[table.user[table.item == target]] = True
+    users = np.flatnonzero(~touched[:n_real]).astype(np.int32)
+    if len(users) == 0:
+        raise ValueError(f"every real user already interacted with item {target}.")
+    history = items_by_user([split.train], split.n_users)
+    index = tf.range(split.n_items)
+    ranks = []
+    for start in range(0, len(users), batch_size):
+        batch = tf.constant(users[start : start + batch_size])
+        scores = tf.cast(score_fn(batch), tf.float32)  # [B, n_items]
+        seen = batch_mask(history, batch, split.n_items)
+        own = scores[:, target : target + 1]
+        ahead = (scores > own) | ((scores == own) & (index < target)[tf.newaxis, :])
+        ranks.append(1 + tf.reduce_sum(tf.cast(ahead & ~seen, tf.int32), axis=1).numpy())
+    rank = np.concatenate(ranks)
+    out = {f"hr@{k}": float(np.mean(rank <= k)) for k in ks}
+    out["mean_rank"] = float(rank.mean())
+    out["n_users"] = float(len(rank))
+    return out
+
+
+# -- the surrogate and the optimised attack ---------------------------------------------------
+
+
+def fit_fixed_epochs(
+    model: keras.Model,
+    train: Interactions,
+    epochs: int,
+    batch_size: int = 8192,
+    learning_rate: float = 0.01,
+    seed: int = 0,
+) -> keras.Model:
+    """Trains a :class:`~advrec.models.PairwiseRanker` with ``fit`` for a fixed number of epochs.
+
+    For retraining a victim many times with an epoch count chosen once on validation, and for
+    the attacker's surrogate (the attacker has no validation split of the platform).
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    steps = -(-len(train) // batch_size)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=steps)
+    data = positive_pairs(train, batch_size, seed=seed, epochs=None)  # a new order every epoch
+    model.fit(data, epochs=epochs, steps_per_epoch=steps, verbose=0, shuffle=False)
+    return model
+
+
+def influence_direction(
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    item_bias: np.ndarray,
+    train: Interactions,
+    target: int,
+    k: int = 10,
+) -> np.ndarray:
+    """float32 ``[n_items]``: how much a fake user holding each item helps ``target`` (z-scored).
+
+    One-step reasoning on a matrix-factorisation surrogate (user factors ``P [n_users, d]``, item
+    factors ``Q [n_items, d]``, biases ``b``): a fake user's factor settles near the factors of
+    the items it holds, and a BPR step on (fake user, target) moves the target's factor towards
+    the fake user's. The target enters user ``u``'s top-``k`` when ``p_u . q_t + b_t`` passes
+    ``u``'s ``k``-th best score, so the target should move along ``v = sum_u w_u p_u`` with
+    ``w_u = sigmoid(gap_u / std(gap))`` weighting the users it nearly reaches (``gap_u``: target
+    score minus ``k``-th best). An item's value is ``q_j . v``.
+    """
+    target = _check_target(train, target)
+    p, q, b = (np.asarray(a, np.float64) for a in (user_factors, item_factors, item_bias))
+    scores = p @ q.T + b  # [n_users, n_items]
+    scores[train.user, train.item] = -np.inf
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
+    gap = scores[:, target] - kth
+    audience = np.isinf(scores[:, target])  # already has the target
+    gap = np.where(audience, np.nan, gap)
+    scale = np.nanstd(gap) or 1.0
+    weight = np.where(audience, 0.0, 1.0 / (1.0 + np.exp(-np.nan_to_num(gap) / scale)))
+    v = weight @ p / max(weight.sum(), 1e-12)
+    value = q @ v
+    value[target] = value.min()
+    return ((value - value.mean()) / (value.std() or 1.0)).astype(np.float32)
+
+
+def surrogate_profiles(
+    item_value: np.ndarray,
+    target: int,
+    n_fake: int,
+    filler_size: int = 50,
+    temperature: float = 0.5,
+    seed: int = 0,
+) -> np.ndarray:
+    """bool ``[n_fake, n_items]``: the optimised attack's profiles.
+
+    Each fake user holds the target and ``filler_size`` items drawn without replacement with
+    probability ``softmax(item_value / temperature)`` (Gumbel top-k), so the profiles favour the
+    most useful items without all being the same set (identical profiles are easy to spot).
+    """
+    item_value = np.asarray(item_value, np.float64)
+    n_items = len(item_value)
+    if not 0 < filler_size < n_items:
+        raise ValueError(f"filler_size must be in (0, {n_items}), got {filler_size}.")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}.")
+    rng = np.random.default_rng(seed)
+    keys = item_value / temperature + rng.gumbel(size=(n_fake, n_items))
+    keys[:, target] = -np.inf
+    chosen = np.argpartition(-keys, filler_size - 1, axis=1)[:, :filler_size]
+    profiles = np.zeros((n_fake, n_items), bool)
+    np.put_along_axis(profiles, chosen, True, axis=1)
+    profiles[:, target] = True
+    return profiles
+
+
+# -- the learned (GAN) attack -----------------------------------------------------------------
+
+
+class ProfileGAN(keras.Model):
+    """An AUSH-style generator of fake profiles for implicit feedback, trained with ``fit``.
+
+    The generator reads a *template* (a real user's 0/1 profile, ``[B, n_items]``) and noise, and
+    scores every item; the ``filler_size`` best-scored items (never the target) are the fake
+    profile's fillers, passed on with a straight-through estimator (the forward pass is the
+    0/1 top-k set, the gradient is that of ``filler_size * softmax(logits)``). The
+    discriminator sees 0/1 profiles of ``filler_size`` items without the target column: the
+    generated fillers, or a random ``filler_size``-subset of a real user's profile. The
+    generator's loss, as in AUSH (Lin et al., 2020):
+
+        L_G = L_adv + reconstruction_weight * L_rec + attack_weight * L_attack
+
+    with ``L_adv`` the non-saturating GAN loss, ``L_rec`` the sigmoid cross-entropy between the
+    generator's logits and the template (stay close to a real user), and ``L_attack = -mean
+    (fillers . item_value) / filler_size`` (hold items that help the target, see
+    :func:`influence_direction`). One optimizer per player; all variables are created in
+    ``__init__``/``compile``.
+
+    ``fit`` takes batches of templates: float32 ``[B, n_items]`` real profiles, each with at
+    least ``filler_size`` items outside the target.
+    """
+
+    def __init__(
+        self,
+        n_items: int,
+        target: int,
+        item_value: np.ndarray,
+        filler_size: int = 50,
+        latent_dim: int = 32,
+        hidden_units: int = 128,
+        attack_weight: float = 1.0,
+        reconstruction_weight: float = 1.0,
+        seed: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not 0 <= target < n_items:
+            raise ValueError(f"target {target} is outside [0, {n_items}).")
+        if not 0 < filler_size < n_items:
+            raise ValueError(f"filler_size must be in (0, {n_items}), got {filler_size}.")
+        if np.shape(item_value) != (n_items,):
+            raise ValueError(
+                f"item_value must have shape ({n_items},), got {np.shape(item_value)}."
+            )
+        self.n_items, self.target, self.filler_size = n_items, int(target), int(filler_size)
+        self.latent_dim = int(latent_dim)
+        self.attack_weight, self.reconstruction_weight = attack_weight, reconstruction_weight
+        self.item_value = tf.constant(np.asarray(item_value, np.float32))
+        self.not_target = tf.constant(np.arange(n_items) != target, dtype=tf.float32)
+        init = keras.initializers.GlorotUniform
+        self.generator = keras.Sequential(
+            [
+                keras.Input((n_items + latent_dim,)),
+                keras.layers.Dense(hidden_units, "relu", kernel_initializer=init(seed)),
+                keras.layers.Dense(n_items, kernel_initializer=init(seed + 1)),
+            ],
+            name="generator",
+        )
+        self.discriminator = keras.Sequential(
+            [
+                keras.Input((n_items,)),
+                keras.layers.Dense(hidden_units, "relu", kernel_initializer=init(seed + 2)),
+                keras.layers.Dense(1, kernel_initializer=init(seed + 3)),
+            ],
+            name="discriminator",
+        )
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("d_loss", "g_adv", "g_rec", "g_attack", "d_fake")
+        }
+        self.built = True
+
+    def compile(
+        self,
+        discriminator_optimizer: keras.optimizers.Optimizer,
+        generator_optimizer: keras.optimizers.Optimizer,
+        **kwargs,
+    ) -> None:
+        """One optimizer per player (two distinct objects), built on that player's variables."""
+        if discriminator_optimizer is generator_optimizer:
+            raise ValueError("give the discriminator and the generator two optimizer objects.")
+        super().compile(**kwargs)
+        self.discriminator_optimizer = discriminator_optimizer
+        self.generator_optimizer = generator_optimizer
+        discriminator_optimizer.build(self.discriminator.trainable_variables)
+        generator_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def generate(self, templates: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """Fillers float32 ``[B, n_items]`` (0/1 forward, straight-through gradient) and logits."""
+        templates = tf.cast(templates, tf.float32) * self.not_target
+        noise = keras.random.normal(
+            (tf.shape(templates)[0], self.latent_dim), seed=self.seed_generator
+        )
+        logits = self.generator(tf.concat([templates, noise], axis=1), training=training)
+        masked = logits - 1e9 * (1.0 - self.not_target)  # the target is never a filler
+        soft = self.filler_size * tf.nn.softmax(masked, axis=-1)
+        _, top = tf.math.top_k(masked, k=self.filler_size)
+        hard = tf.reduce_max(tf.one_hot(top, self.n_items), axis=1)
+        return hard + soft - tf.stop_gradient(soft), logits
+
+    def real_subsets(self, templates: tf.Tensor) -> tf.Tensor:
+        """float32 ``[B, n_items]``: a random ``filler_size``-subset of each real profile."""
+        templates = tf.cast(templates, tf.float32) * self.not_target
+        keys = templates + keras.random.uniform(tf.shape(templates), seed=self.seed_generator)
+        _, top = tf.math.top_k(keys, k=self.filler_size)  # real items (key >= 1) come first
+        return tf.reduce_max(tf.one_hot(top, self.n_items), axis=1)
+
+    def train_step(self, data):
+        templates, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        templates = tf.cast(templates, tf.float32)
+        # The discriminator's move, on real subsets and fresh fakes.
+        fakes, _ = self.generate(templates)
+        reals = self.real_subsets(templates)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(reals, training=True)
+            fake_logits = self.discriminator(tf.stop_gradient(fakes), training=True)
+            d_loss = discriminator_cross_entropy(real_logits, fake_logits)
+            scaled = scale_for_replicas(d_loss)
+        d_vars = self.discriminator.trainable_variables
+        self.discriminator_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
+        # The generator's move: fakes made inside its own tape.
+        with tf.GradientTape() as tape:
+            fakes, logits = self.generate(templates, training=True)
+            adv = non_saturating_generator_loss(self.discriminator(fakes, training=False))
+            rec = tf.reduce_mean(
+                tf.nn.sigmoid_cross_entropy_with_logits(
+                    labels=templates * self.not_target, logits=logits
+                )
+            )
+            attack = -tf.reduce_mean(
+                tf.reduce_sum(fakes * self.item_value, axis=1) / self.filler_size
+            )
+            g_loss = adv + self.reconstruction_weight * rec + self.attack_weight * attack
+            scaled = scale_for_replicas(g_loss)
+        g_vars = self.generator.trainable_variables
+        self.generator_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
+        for name, value in (
+            ("d_loss", d_loss),
+            ("g_adv", adv),
+            ("g_rec", rec),
+            ("g_attack", attack),
+            ("d_fake", tf.reduce_mean(tf.sigmoid(fake_logits))),
+        ):
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def fake_profiles(self, templates: np.ndarray) -> np.ndarray:
+        """bool ``[B, n_items]``: one fake profile (fillers and the target) per template row."""
+        fillers, _ = self.generate(tf.constant(np.asarray(templates, np.float32)))
+        profiles = fillers.numpy() > 0.5
+        profiles[:, self.target] = True
+        return profiles
+
+
+def gan_templates(train: Interactions, target: int, filler_size: int) -> np.ndarray:
+    """float32 ``[n, n_items]``: the real training profiles usable as templates.
+
+    AUSH's rule: users with at least ``filler_size`` items besides the target.
+    """
+    target = _check_target(train, target)
+    dense = train.dense()
+    counts = dense.sum(axis=1) - dense[:, target]
+    templates = dense[counts >= filler_size]
+    if len(templates) == 0:
+        raise ValueError(f"no user has {filler_size} items besides the target; lower filler_size.")
+    return templates
+
+
+def gan_profiles(
+    train: Interactions,
+    target: int,
+    item_value: np.ndarray,
+    n_fake: int,
+    filler_size: int = 50,
+    epochs: int = 30,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    attack_weight: float = 1.0,
+    reconstruction_weight: float = 1.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, ProfileGAN]:
+    """Trains a :class:`ProfileGAN` on the attacker's view and returns ``n_fake`` profiles.
+
+    Returns bool ``[n_fake, n_items]`` profiles (templates drawn at random with ``seed``) and the
+    trained GAN (its ``history`` has the losses).
+    """
+    templates = gan_templates(train, target, filler_size)
+    gan = ProfileGAN(
+        train.n_items,
+        target,
+        item_value,
+        filler_size=filler_size,
+        attack_weight=attack_weight,
+        reconstruction_weight=reconstruction_weight,
+        seed=seed,
+    )
+    gan.compile(keras.optimizers.Adam(learning_rate), keras.optimizers.Adam(learning_rate))
+    data = (
+        tf.data.Dataset.from_tensor_slices(templates)
+        .shuffle(len(templates), seed=seed)
+        .batch(batch_size, drop_remainder=len(templates) >= batch_size)
+    )
+    gan.fit(data, epochs=epochs, verbose=0)
+    rng = np.random.default_rng(seed)
+    chosen = templates[rng.choice(len(templates), n_fake, replace=n_fake > len(templates))]
+    return gan.fake_profiles(chosen), gan
+
+
+ALL_ATTACKS = (*CLASSIC_ATTACKS, "surrogate", "gan")
+"""Every attack :func:`make_profiles` knows: the classic four, the optimised one, the GAN."""
+
+
+def fit_surrogate(train: Interactions, epochs: int = 15, seed: int = 0) -> keras.Model:
+    """The attacker's BPR-MF surrogate (dim 32, ``epochs`` epochs) trained on ``train`` -- its
+    own choices, not the victim's."""
+    from advrec.models.mf import BPRMF
+
+    return fit_fixed_epochs(BPRMF(train, dim=32, seed=seed), train, epochs, seed=seed)
+
+
+def surrogate_value(surrogate: keras.Model, train: Interactions, target: int) -> np.ndarray:
+    """:func:`influence_direction` of ``target`` read off a BPR-MF ``surrogate``."""
+    return influence_direction(
+        surrogate.user_factors.numpy(),
+        surrogate.item_factors.numpy(),
+        surrogate.item_bias.numpy(),
+        train,
+        target,
+    )
+
+
+def make_profiles(
+    kind: str,
+    train: Interactions,
+    target: int,
+    n_fake: int,
+    filler_size: int = 50,
+    item_value: np.ndarray | None = None,
+    gan_epochs: int = 30,
+    seed: int = 0,
+) -> np.ndarray:
+    """bool ``[n_fake, n_items]`` push profiles of any attack in :data:`ALL_ATTACKS`.
+
+    ``item_value`` (from :func:`surrogate_value`) is needed by ``"surrogate"`` and ``"gan"``.
+    ``gan_epochs`` bounds the GAN's training.
+    """
+    if kind in CLASSIC_ATTACKS:
+        return classic_profiles(train, target, kind, n_fake, filler_size, seed=seed)
+    if kind not in ALL_ATTACKS:
+        raise ValueError(f"unknown attack {kind!r}; choose one of {ALL_ATTACKS}.")
+    if item_value is None:
+        raise ValueError(f"the {kind} attack needs item_value; compute it with surrogate_value.")
+    if kind == "surrogate":
+        return surrogate_profiles(item_value, target, n_fake, filler_size, seed=seed)
+    profiles, _ = gan_profiles(
+        train, target, item_value, n_fake, filler_size, epochs=gan_epochs, seed=seed
+    )
+    return profiles
