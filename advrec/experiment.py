@@ -74,6 +74,31 @@ class PairedComparison:
     wins: int
     losses: int
 
+    def significant(self, alpha: float = 0.05) -> bool:
+        """Whether the paired t-test rejects "no difference" at level ``alpha``."""
+        return self.p_value < alpha
+
+    def verdict(self, a: str, b: str, higher: str = "higher", alpha: float = 0.05) -> str:
+        """One sentence a chapter can print: what the paired evidence supports, and no more.
+
+        E.g. ``"AMF is higher than BPR-MF on 4 of 5 seeds, a significant difference (paired
+        t-test p = 0.012)"`` or ``"no significant difference between AMF and BPR-MF (AMF
+        higher on 3 of 5 seeds, paired t-test p = 0.41)"``.
+        """
+        test = f"paired t-test p = {self.p_value:.2g}"
+        if not self.significant(alpha):
+            return (
+                f"no significant difference between {a} and {b} ({a} {higher} on {self.wins} "
+                f"of {self.n} seeds, {test})"
+            )
+        first, second, count = (
+            (a, b, self.wins) if self.mean_difference > 0 else (b, a, self.losses)
+        )
+        return (
+            f"{first} is {higher} than {second} on {count} of {self.n} seeds, a significant "
+            f"difference ({test})"
+        )
+
     def __str__(self) -> str:
         return (
             f"{self.mean_difference:+.4f} ± {self.std_difference:.4f} over {self.n} paired runs "

@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--jit-compile", type=lambda s: s == "true", default=True)
     parser.add_argument("--throughput-epochs", type=int, default=20)
     parser.add_argument("--cornac-learning-rates", type=float, nargs="+", default=[0.01, 0.05, 0.1])
-    parser.add_argument("--cornac-l2s", type=float, nargs="+", default=[0.001, 0.01, 0.1])
+    parser.add_argument("--cornac-l2s", type=float, nargs="+", default=[0.0001, 0.001, 0.01, 0.1])
     parser.add_argument(
         "--cornac-schedule", type=int, nargs="+", default=[1, 2, 3, 5, 8, 12, 20, 30, 50, 80]
     )

@@ -152,3 +152,14 @@ def test_run_seeds_reseeds_the_global_generators_before_each_run():
     np.testing.assert_array_equal(draws["seed"], [3, 4, 3])
     with pytest.raises(ValueError, match="at least one seed"):
         run_seeds(lambda seed: {}, [])
+
+
+def test_verdict_claims_only_what_the_paired_test_supports():
+    from advrec.experiment import paired_comparison
+
+    clear = paired_comparison([0.30, 0.31, 0.32, 0.33], [0.20, 0.215, 0.22, 0.232])
+    assert clear.verdict("AMF", "BPR-MF").startswith("AMF is higher than BPR-MF on 4 of 4 seeds")
+    reversed_ = paired_comparison([0.20, 0.215, 0.22, 0.232], [0.30, 0.31, 0.32, 0.33])
+    assert reversed_.verdict("AMF", "BPR-MF").startswith("BPR-MF is higher than AMF on 4 of 4")
+    noisy = paired_comparison([0.30, 0.25, 0.32, 0.27], [0.28, 0.29, 0.27, 0.30])
+    assert noisy.verdict("AMF", "BPR-MF").startswith("no significant difference between AMF")
