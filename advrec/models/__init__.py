@@ -2,9 +2,21 @@
 
 from advrec.models.apr import AMF, fit_amf
 from advrec.models.base import PairwiseRanker
+from advrec.models.cfgan import CFGAN
 from advrec.models.ease import EASE
+from advrec.models.irgan import IRGAN
 from advrec.models.itempop import ItemPop
 from advrec.models.mf import BPRMF
 from advrec.models.privacy import AdversarialBPRMF
 
-__all__ = ["AMF", "AdversarialBPRMF", "BPRMF", "EASE", "ItemPop", "PairwiseRanker", "fit_amf"]
+__all__ = [
+    "AMF",
+    "AdversarialBPRMF",
+    "BPRMF",
+    "CFGAN",
+    "EASE",
+    "IRGAN",
+    "ItemPop",
+    "PairwiseRanker",
+    "fit_amf",
+]

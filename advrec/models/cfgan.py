@@ -18,7 +18,6 @@ flows through D's verdict. Items are ranked by ``r_hat``.
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from advrec.data.interactions import Interactions
@@ -196,18 +195,29 @@ class CFGAN(TwoPlayerRecommender):
         return self._report(d_loss, g_loss)
 
 
-def top_generated(model: CFGAN, rows: np.ndarray, per_row: int, exclude: np.ndarray) -> np.ndarray:
-    """The ``per_row`` highest generated unobserved columns of each row (augmentation).
+def fit_cfgan(
+    split,
+    epochs: int = 20,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    eval_every: int = 5,
+    ks: tuple[int, ...] = (5, 20),
+    monitor: str = "ndcg@5",
+    seed: int = 0,
+    callbacks=(),
+    **model_kwargs,
+) -> tuple[CFGAN, object]:
+    """Trains CFGAN on ``split.train`` with Adam for both players, selecting the epoch (every
+    ``eval_every``) on ``split.valid``; returns ``(model, validation)`` with the best weights."""
+    from advrec.training import RankingValidation
 
-    Args:
-        model: a trained user-mode CFGAN.
-        rows: int ``[R]`` rows (users) to augment.
-        per_row: columns (items) to add per row.
-        exclude: bool ``[R, n_columns]`` entries that must not be added (e.g. known pairs).
-
-    Returns:
-        int32 ``[R, per_row]`` column ids.
-    """
-    scores = model.generate(tf.constant(rows, tf.int32)).numpy()
-    scores[exclude] = -np.inf
-    return np.argsort(-scores, axis=1, kind="stable")[:, :per_row].astype(np.int32)
+    model = CFGAN(split.train, seed=seed, **model_kwargs)
+    model.compile(keras.optimizers.Adam(learning_rate), keras.optimizers.Adam(learning_rate))
+    validation = RankingValidation(split, monitor=monitor, ks=ks, every=eval_every, patience=None)
+    model.fit(
+        model.row_batches(batch_size, seed=seed),
+        epochs=epochs,
+        callbacks=[validation, *callbacks],
+        verbose=0,
+    )
+    return model, validation

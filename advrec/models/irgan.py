@@ -259,3 +259,52 @@ class IRGAN(TwoPlayerRecommender):
         finally:
             self.update_generator = True
             self.train_function = None
+
+
+def fit_irgan(
+    split,
+    pretrained=None,
+    epochs: int = 5,
+    warmup_epochs: int = 1,
+    batch_size: int = 4096,
+    discriminator_learning_rate: float = 0.01,
+    generator_learning_rate: float = 0.05,
+    ks: tuple[int, ...] = (3, 5, 10),
+    monitor: str = "ndcg@5",
+    seed: int = 0,
+    callbacks=(),
+    **model_kwargs,
+):
+    """Trains IRGAN on ``split.train``, selecting the epoch on ``split.valid``.
+
+    The generator starts from ``pretrained`` (a :class:`advrec.models.BPRMF` of the same
+    ``dim``) when given, as the released code starts from a pretrained model; the discriminator
+    trains alone for ``warmup_epochs`` first. The discriminator uses Adam; the generator plain
+    SGD (as the released code), its step scaled to our batches of ``batch_size`` pairs.
+
+    Returns:
+        ``(model, validation)``; the model ends with its best validation weights, and
+        ``validation.history`` holds the validation metrics of every epoch.
+    """
+    from advrec.data.sampling import positive_pairs
+    from advrec.training import RankingValidation
+
+    if pretrained is not None:
+        model_kwargs.setdefault("dim", pretrained.dim)
+    model = IRGAN(split.train, seed=seed, **model_kwargs)
+    if pretrained is not None:
+        model.load_generator(
+            pretrained.user_factors.numpy(),
+            pretrained.item_factors.numpy(),
+            pretrained.item_bias.numpy(),
+        )
+    model.compile(
+        keras.optimizers.Adam(discriminator_learning_rate),
+        keras.optimizers.SGD(generator_learning_rate),
+    )
+    data = positive_pairs(split.train, batch_size, seed=seed)
+    if warmup_epochs:
+        model.warm_up_discriminator(data, warmup_epochs)
+    validation = RankingValidation(split, monitor=monitor, ks=ks, patience=None)
+    model.fit(data, epochs=epochs, callbacks=[validation, *callbacks], verbose=0)
+    return model, validation

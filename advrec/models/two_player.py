@@ -13,13 +13,14 @@ recommender GANs share one base class.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from advrec.data.interactions import Interactions
+from advrec.data.splits import Split
 from advrec.losses import scale_for_replicas
 from advrec.metrics import evaluate_ranking
 
@@ -122,43 +123,34 @@ class TestTrace(keras.callbacks.Callback):
     """Records test metrics after every ``every`` epochs: the papers' procedure, which picks the
     epoch with the best *test* score. For reporting that procedure only; select on validation.
 
+    Args:
+        split: its ``test`` pairs are the targets; ``train`` and ``valid`` are excluded.
+        ks: cut-offs to compute.
+        every: evaluate every this many epochs.
+
     Attributes:
         history: ``{"epoch": [...], "precision@5": [...], ...}``.
     """
 
     __test__ = False  # not a pytest test class
 
-    def __init__(
-        self,
-        evaluate: Callable[[], dict[str, float]],
-        every: int = 1,
-    ) -> None:
+    def __init__(self, split: Split, ks: Sequence[int] = (5, 10), every: int = 1) -> None:
         super().__init__()
-        self.evaluate, self.every = evaluate, max(1, int(every))
+        self.split, self.ks, self.every = split, tuple(ks), max(1, int(every))
         self.history: dict[str, list[float]] = {"epoch": []}
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if (epoch + 1) % self.every:
             return
+        split = self.split
+        scores = evaluate_ranking(
+            self.model.score_all, split.test, exclude=[split.train, split.valid], ks=self.ks
+        )
         self.history["epoch"].append(epoch + 1)
-        for name, value in self.evaluate().items():
+        for name, value in scores.items():
             self.history.setdefault(name, []).append(float(value))
 
     def best(self, monitor: str) -> dict[str, float]:
         """All metrics at the epoch with the largest ``monitor`` (the test-selected epoch)."""
         index = int(np.argmax(self.history[monitor]))
         return {name: values[index] for name, values in self.history.items()}
-
-
-def test_evaluator(model, split, ks: Sequence[int]) -> Callable[[], dict[str, float]]:
-    """A function that evaluates ``model`` on ``split.test`` (excluding train and valid)."""
-
-    def evaluate() -> dict[str, float]:
-        return evaluate_ranking(
-            model.score_all, split.test, exclude=[split.train, split.valid], ks=ks
-        )
-
-    return evaluate
-
-
-test_evaluator.__test__ = False  # not a pytest test function
