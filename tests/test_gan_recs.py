@@ -210,3 +210,51 @@ def test_cfgan_split_holds_out_a_fifth_of_each_user():
     assert np.array_equal(np.sort(again.test.keys()), keys[2])
     with pytest.raises(ValueError, match="test_fraction"):
         cfgan_split(table, test_fraction=0.0)
+
+
+_DISTRIBUTED = """
+import json, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras, numpy as np
+from advrec.data import synthetic_movielens, random_holdout, positive_pairs
+from advrec.models.irgan import IRGAN
+from advrec.models.cfgan import CFGAN
+split = random_holdout(synthetic_movielens(n_users=120, n_items=90, seed=0).interactions, seed=0)
+out = {}
+with tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope():
+    irgan = IRGAN(split.train, dim=4, seed=0)
+    irgan.compile(keras.optimizers.Adam(0.01), keras.optimizers.SGD(0.1))
+    cfgan = CFGAN(split.train, mode="user", generator_units=8, discriminator_units=8, seed=0)
+    cfgan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+before = cfgan.generator.weights[0].numpy().copy()
+out["irgan"] = irgan.fit(positive_pairs(split.train, 256, seed=0), epochs=1, verbose=0).history
+out["cfgan"] = cfgan.fit(cfgan.row_batches(64, seed=0), epochs=1, verbose=0).history
+out["cfgan_moved"] = bool(np.abs(cfgan.generator.weights[0].numpy() - before).max() > 0)
+xla = CFGAN(split.train, mode="item", generator_units=8, discriminator_units=8, seed=0)
+xla.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), jit_compile=True)
+out["cfgan_xla"] = xla.fit(xla.row_batches(64, seed=0), epochs=1, verbose=0).history
+xla = IRGAN(split.train, dim=4, seed=0)
+xla.compile(keras.optimizers.Adam(0.01), keras.optimizers.SGD(0.1), jit_compile=True)
+out["irgan_xla"] = xla.fit(positive_pairs(split.train, 256, seed=0), epochs=1, verbose=0).history
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_both_models_train_under_a_two_replica_strategy_and_under_xla():
+    """Two logical CPUs must be configured before TensorFlow starts: run in a fresh process."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", _DISTRIBUTED], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["cfgan_moved"]
+    for name in ("irgan", "cfgan", "irgan_xla", "cfgan_xla"):
+        assert np.isfinite(out[name]["d_loss"][0]) and np.isfinite(out[name]["g_loss"][0]), name

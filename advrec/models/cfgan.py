@@ -119,6 +119,7 @@ class CFGAN(TwoPlayerRecommender):
         self.discriminator = _mlp(
             2 * n, discriminator_units, discriminator_layers, 1, "discriminator", seed + 100
         )
+        self.built = True  # every variable exists: fit must not build by calling the model
 
     @property
     def discriminator_variables(self) -> list[tf.Variable]:

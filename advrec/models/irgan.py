@@ -136,6 +136,7 @@ class IRGAN(TwoPlayerRecommender):
         self.d_bias = self.add_weight(shape=(self.n_items,), initializer="zeros", name="d_bias")
         self.reward_tracker = keras.metrics.Mean(name="reward")
         self.update_generator = True
+        self.built = True  # every variable exists: fit must not build by calling the model
 
     @property
     def discriminator_variables(self) -> list[tf.Variable]:

@@ -21,7 +21,6 @@ import tensorflow as tf
 
 from advrec.data.interactions import Interactions
 from advrec.data.splits import Split
-from advrec.losses import scale_for_replicas
 from advrec.metrics import evaluate_ranking
 
 
@@ -33,13 +32,18 @@ def player_update(
 ) -> list[tf.Tensor]:
     """Applies one optimizer step of ``loss`` (a per-replica mean) to ``variables`` only.
 
-    The loss is divided by the replica count so that summed gradients average under a
-    ``tf.distribute`` strategy. Returns the (dense) gradients, for inspection in tests.
+    The gradients are divided by the replica count, so that the sum over replicas under a
+    ``tf.distribute`` strategy is the mean gradient (the tape has closed, so the loss itself
+    cannot be rescaled here). Returns the (dense) gradients, for inspection in tests.
     """
-    gradients = tape.gradient(scale_for_replicas(loss), list(variables))
-    gradients = [
-        tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients
-    ]
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    gradients = []
+    for gradient in tape.gradient(loss, list(variables)):
+        if isinstance(gradient, tf.IndexedSlices):
+            gradient = tf.convert_to_tensor(gradient)
+        if gradient is not None and replicas > 1:
+            gradient = gradient / replicas
+        gradients.append(gradient)
     optimizer.apply(gradients, list(variables))
     return gradients
 
