@@ -49,6 +49,14 @@ def cfgan_masks(
     return mask, zero
 
 
+def _as_int32(row: tf.Tensor) -> tf.Tensor:
+    return tf.cast(row, tf.int32)
+
+
+def _as_input(rows: tf.Tensor) -> tuple[tf.Tensor]:
+    return (rows,)
+
+
 def _mlp(inputs: int, units: int, layers: int, outputs: int, name: str, seed: int):
     """``inputs -> (units, sigmoid) x layers -> outputs`` (linear), Glorot-uniform weights."""
     x = keras.Input(shape=(inputs,))
@@ -133,9 +141,9 @@ class CFGAN(TwoPlayerRecommender):
         """Batches ``(rows,)`` of int32 row ids, reshuffled every epoch."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
-        rows = tf.data.Dataset.range(self.n_rows).map(lambda r: tf.cast(r, tf.int32))
+        rows = tf.data.Dataset.range(self.n_rows).map(_as_int32)
         rows = rows.shuffle(self.n_rows, seed=seed, reshuffle_each_iteration=True)
-        return rows.batch(batch_size).map(lambda r: (r,)).prefetch(tf.data.AUTOTUNE)
+        return rows.batch(batch_size).map(_as_input).prefetch(tf.data.AUTOTUNE)
 
     def generate(self, rows: tf.Tensor) -> tf.Tensor:
         """float32 ``[B, n_columns]`` generated vectors for int32 ``[B]`` rows."""
