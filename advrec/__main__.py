@@ -2,6 +2,7 @@
 
     python -m advrec train bpr --dataset ml-100k
     python -m advrec train apr --dataset ml-100k --epsilon 0.5 --adversarial-weight 1 --json
+    python -m advrec train irgan --dataset ml-100k --protocol u1 --epochs 4
     python -m advrec train --help
     python -m advrec attack shilling --model bpr --attack average --size 0.03 --target 600
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 DATASETS = ("ml-100k", "ml-1m", "synthetic")
 """Those of :func:`advrec.protocol.load_split` (kept here so ``--help`` needs no TensorFlow)."""
+PROTOCOLS = ("holdout", "u1", "cfgan")
 REPORTED = ("ndcg@10", "recall@10", "precision@10", "hr@10", "mrr@10", "ndcg@20", "recall@20")
 
 
@@ -219,6 +221,104 @@ def _run_coldstart(args: argparse.Namespace) -> dict:
     }
 
 
+def _add_ease_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--l2", type=_positive_float, default=500.0, help="EASE^R's ridge weight lambda (500)"
+    )
+
+
+def _train_ease(args: argparse.Namespace, split) -> tuple[object, dict]:
+    from advrec.models import EASE
+
+    return EASE(split.train, l2=args.l2), {}
+
+
+def _add_irgan_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dim", type=_positive_int, default=5, help="factor size (default 5)")
+    parser.add_argument(
+        "--pretrain-epochs",
+        type=_positive_int,
+        default=40,
+        help="most BPR-MF epochs pretraining the generator (early-stopped; default 40); "
+        "--learning-rate and --batch-size apply to it, --epochs bounds the game",
+    )
+    parser.add_argument(
+        "--warmup-epochs", type=int, default=1, help="discriminator-only epochs first (1)"
+    )
+    parser.add_argument(
+        "--gan-batch-size", type=_positive_int, default=4096, help="pairs per game step (4096)"
+    )
+    parser.add_argument(
+        "--discriminator-learning-rate", type=_positive_float, default=0.01, help="Adam (0.01)"
+    )
+    parser.add_argument(
+        "--generator-learning-rate", type=_positive_float, default=0.05, help="SGD (0.05)"
+    )
+
+
+def _train_irgan(args: argparse.Namespace, split) -> tuple[object, dict]:
+    from advrec.models import BPRMF
+    from advrec.models.irgan import fit_irgan
+
+    pretrained = BPRMF(split.train, dim=args.dim, l2=1e-4, seed=args.seed)
+    pretraining = _fit(pretrained, args, split, args.pretrain_epochs)
+    model, validation = fit_irgan(
+        split,
+        pretrained,
+        epochs=args.epochs,
+        warmup_epochs=args.warmup_epochs,
+        batch_size=args.gan_batch_size,
+        discriminator_learning_rate=args.discriminator_learning_rate,
+        generator_learning_rate=args.generator_learning_rate,
+        seed=args.seed,
+    )
+    return model, {
+        "pretrain_best_epoch": pretraining["best_epoch"],
+        "epochs_run": len(model.history.epoch),
+        "best_epoch": validation.best_epoch,
+    }
+
+
+def _add_cfgan_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode", choices=("item", "user"), default="item", help="vectors per item or per user"
+    )
+    parser.add_argument("--generator-units", type=_positive_int, default=400, help="(400)")
+    parser.add_argument("--discriminator-units", type=_positive_int, default=125, help="(125)")
+    parser.add_argument("--pm-ratio", type=_positive_float, default=0.7, help="(0.7)")
+    parser.add_argument("--zr-ratio", type=_positive_float, default=0.7, help="(0.7)")
+    parser.add_argument("--zr-weight", type=_positive_float, default=0.03, help="(0.03)")
+    parser.add_argument(
+        "--gan-batch-size", type=_positive_int, default=64, help="vectors per step (64)"
+    )
+    parser.add_argument(
+        "--gan-learning-rate", type=_positive_float, default=0.001, help="Adam, both (0.001)"
+    )
+    parser.add_argument(
+        "--eval-every", type=_positive_int, default=5, help="epochs between validations (5)"
+    )
+
+
+def _train_cfgan(args: argparse.Namespace, split) -> tuple[object, dict]:
+    from advrec.models.cfgan import fit_cfgan
+
+    model, validation = fit_cfgan(
+        split,
+        epochs=args.epochs,
+        batch_size=args.gan_batch_size,
+        learning_rate=args.gan_learning_rate,
+        eval_every=args.eval_every,
+        seed=args.seed,
+        mode=args.mode,
+        generator_units=args.generator_units,
+        discriminator_units=args.discriminator_units,
+        pm_ratio=args.pm_ratio,
+        zr_ratio=args.zr_ratio,
+        zr_weight=args.zr_weight,
+    )
+    return model, {"epochs_run": len(model.history.epoch), "best_epoch": validation.best_epoch}
+
+
 MODELS: dict[str, ModelRecipe] = {
     "bpr": ModelRecipe(
         "BPR-MF: matrix factorisation with the BPR loss", _add_mf_arguments, _train_bpr
@@ -234,6 +334,19 @@ MODELS: dict[str, ModelRecipe] = {
         _add_coldstart_arguments,
         None,
         _run_coldstart,
+    ),
+    "ease": ModelRecipe(
+        "EASE^R: closed-form item-item model (Steck, 2019)", _add_ease_arguments, _train_ease
+    ),
+    "irgan": ModelRecipe(
+        "IRGAN (Wang et al., 2017): BPR-MF pretraining, then the policy-gradient game",
+        _add_irgan_arguments,
+        _train_irgan,
+    ),
+    "cfgan": ModelRecipe(
+        "CFGAN (Chae et al., 2018): vector-wise GAN with partial masking and zero reconstruction",
+        _add_cfgan_arguments,
+        _train_cfgan,
     ),
 }
 """The models ``train`` knows; adding one is adding an entry."""
@@ -264,6 +377,13 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
         default=5,
         help="stop after this many epochs without validation NDCG@10 gain (default 5)",
     )
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="holdout",
+        help="holdout: 80/10/10 per user (default); u1: GroupLens u1 with ratings >= 4 "
+        "(IRGAN's, ml-100k only); cfgan: 80/20 per user with validation cut from train",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     parser.add_argument(
         "--verbose", type=int, choices=(0, 1, 2), default=0, help="Keras fit verbosity (0)"
@@ -293,16 +413,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _split_for(args: argparse.Namespace):
+    """The split ``args`` ask for: the book's 80/10/10 holdout, or a paper's own protocol."""
+    from advrec.data import load_movielens, synthetic_movielens
+    from advrec.data.protocols import cfgan_split, u1_split
+    from advrec.protocol import load_split
+
+    if args.protocol == "holdout":
+        return load_split(args.dataset, args.data_dir, args.seed)
+    if args.protocol == "u1" and args.dataset != "ml-100k":
+        raise SystemExit("error: --protocol u1 is GroupLens' ML-100K split; use --dataset ml-100k")
+    if args.dataset == "synthetic":
+        interactions = synthetic_movielens(seed=args.seed).interactions
+    else:
+        interactions = load_movielens(args.dataset, args.data_dir).interactions
+    split = u1_split if args.protocol == "u1" else cfgan_split
+    return split(interactions, seed=args.seed)
+
+
 def run_train(args: argparse.Namespace) -> dict:
     """Trains ``args.model`` and returns a JSON-ready report."""
     from advrec.experiment import set_seed
-    from advrec.protocol import TEST_NOTE, VALIDATION_NOTE, evaluate_split, load_split
+    from advrec.protocol import TEST_NOTE, VALIDATION_NOTE, evaluate_split
 
     set_seed(args.seed)
     settings = {k: v for k, v in vars(args).items() if k not in ("command", "json", "verbose")}
     if MODELS[args.model].run is not None:
         return {"settings": settings, **MODELS[args.model].run(args)}
-    split = load_split(args.dataset, args.data_dir, args.seed)
+    split = _split_for(args)
     start = time.perf_counter()
     model, facts = MODELS[args.model].train(args, split)
     seconds = time.perf_counter() - start

@@ -1,0 +1,232 @@
+"""CFGAN (Chae et al., CIKM 2018): a vector-wise conditional GAN for collaborative filtering.
+
+Each training row is a purchase vector ``e`` over all columns: a user's items (``mode="user"``)
+or an item's users (``mode="item"``, what the released ML-100K setting uses). The generator maps
+the condition ``c = e`` to a real-valued vector ``r_hat = G(c)`` over all columns; the
+discriminator judges ``[c; x]`` with ``x`` either the real ``e`` or the fake ``r_hat ⊙ m``:
+
+- **partial masking (PM):** the mask ``m`` is ``e`` plus a random ``pm_ratio`` share of the
+  unobserved columns, so D sees (and G must keep low) some non-purchased entries;
+- **zero reconstruction (ZR):** a random ``zr_ratio`` share of the unobserved columns is pulled
+  to 0 by ``zr_weight · mean_rows sum_j r_hat_j^2 · z_j``.
+
+The masks are drawn once per ``train_step`` and shared by the discriminator and generator
+updates of that step. The fakes are computed *inside* the generator's tape, so G's gradient
+flows through D's verdict. Items are ranked by ``r_hat``.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from advrec.data.interactions import Interactions
+from advrec.models.two_player import TwoPlayerRecommender, dense_rows, player_update
+
+MODES = ("user", "item")
+
+
+def cfgan_masks(
+    real: tf.Tensor, pm_ratio: float, zr_ratio: float, seed: keras.random.SeedGenerator
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The PM mask and the ZR selection for a batch of purchase vectors.
+
+    Args:
+        real: float32 ``[B, n]`` 0/1 purchase vectors.
+        pm_ratio: chance that an unobserved entry joins the partial mask.
+        zr_ratio: chance that an unobserved entry is pulled to zero.
+        seed: the model's seed generator.
+
+    Returns:
+        ``mask [B, n]`` (1 on every purchase, and on a random ``pm_ratio`` share of the rest)
+        and ``zero [B, n]`` (1 on a random ``zr_ratio`` share of the non-purchases, never on a
+        purchase).
+    """
+    unobserved = 1.0 - real
+    draws = keras.random.uniform(tf.concat([[2], tf.shape(real)], 0), seed=seed)
+    mask = real + unobserved * tf.cast(draws[0] < pm_ratio, real.dtype)
+    zero = unobserved * tf.cast(draws[1] < zr_ratio, real.dtype)
+    return mask, zero
+
+
+def _as_int32(row: tf.Tensor) -> tf.Tensor:
+    return tf.cast(row, tf.int32)
+
+
+def _as_input(rows: tf.Tensor) -> tuple[tf.Tensor]:
+    return (rows,)
+
+
+def _mlp(inputs: int, units: int, layers: int, outputs: int, name: str, seed: int):
+    """``inputs -> (units, sigmoid) x layers -> outputs`` (linear), Glorot-uniform weights."""
+    x = keras.Input(shape=(inputs,))
+    h = x
+    for layer in range(layers):
+        init = keras.initializers.GlorotUniform(seed=seed + layer)
+        h = keras.layers.Dense(units, activation="sigmoid", kernel_initializer=init)(h)
+    init = keras.initializers.GlorotUniform(seed=seed + layers)
+    out = keras.layers.Dense(outputs, kernel_initializer=init, dtype="float32")(h)
+    return keras.Model(x, out, name=name)
+
+
+class CFGAN(TwoPlayerRecommender):
+    """CFGAN with partial masking and zero reconstruction (the "ZP" scheme).
+
+    Defaults follow the released ML-100K setting (``parameters.py`` in the original code:
+    item-based, G 1x400, D 1x125, ZR and PM ratios 0.7, ZR weight 0.03, G l2 0.001,
+    2 D and 4 G updates per round).
+
+    Args:
+        train: training interactions (implicit; a pair counts once).
+        mode: ``"user"`` (rows are users) or ``"item"`` (rows are items).
+        generator_units, discriminator_units: hidden width of each player.
+        generator_layers, discriminator_layers: hidden layers of each player.
+        pm_ratio, zr_ratio, zr_weight: partial masking and zero reconstruction.
+        generator_l2, discriminator_l2: weights of ``sum(w^2) / 2`` over each player's weights.
+        discriminator_steps, generator_steps: updates of each player per ``train_step``.
+        seed: seeds the weights and the masks.
+    """
+
+    def __init__(
+        self,
+        train: Interactions,
+        mode: str = "item",
+        generator_units: int = 400,
+        discriminator_units: int = 125,
+        generator_layers: int = 1,
+        discriminator_layers: int = 1,
+        pm_ratio: float = 0.7,
+        zr_ratio: float = 0.7,
+        zr_weight: float = 0.03,
+        generator_l2: float = 0.001,
+        discriminator_l2: float = 0.0,
+        discriminator_steps: int = 2,
+        generator_steps: int = 4,
+        seed: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(seed=seed, **kwargs)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+        for name, value in (("pm_ratio", pm_ratio), ("zr_ratio", zr_ratio)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {value}.")
+        if min(discriminator_steps, generator_steps, generator_units, discriminator_units) < 1:
+            raise ValueError("steps and units must be positive integers.")
+        if len(train) == 0:
+            raise ValueError("the training table is empty: CFGAN has no purchase vectors.")
+        self.mode, self.n_users, self.n_items = mode, train.n_users, train.n_items
+        self.pm_ratio, self.zr_ratio, self.zr_weight = float(pm_ratio), float(zr_ratio), zr_weight
+        self.generator_l2, self.discriminator_l2 = float(generator_l2), float(discriminator_l2)
+        self.discriminator_steps, self.generator_steps = discriminator_steps, generator_steps
+        matrix = dense_rows(train, transpose=mode == "item")
+        self.n_rows, self.n_columns = matrix.shape
+        self.vectors = tf.constant(matrix)  # [n_rows, n_columns]
+        n = self.n_columns
+        self.generator = _mlp(n, generator_units, generator_layers, n, "generator", seed)
+        self.discriminator = _mlp(
+            2 * n, discriminator_units, discriminator_layers, 1, "discriminator", seed + 100
+        )
+        self.built = True  # every variable exists: fit must not build by calling the model
+
+    @property
+    def discriminator_variables(self) -> list[tf.Variable]:
+        return self.discriminator.trainable_variables
+
+    @property
+    def generator_variables(self) -> list[tf.Variable]:
+        return self.generator.trainable_variables
+
+    def row_batches(self, batch_size: int, seed: int = 0) -> tf.data.Dataset:
+        """Batches ``(rows,)`` of int32 row ids, reshuffled every epoch."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+        rows = tf.data.Dataset.range(self.n_rows).map(_as_int32)
+        rows = rows.shuffle(self.n_rows, seed=seed, reshuffle_each_iteration=True)
+        return rows.batch(batch_size).map(_as_input).prefetch(tf.data.AUTOTUNE)
+
+    def generate(self, rows: tf.Tensor) -> tf.Tensor:
+        """float32 ``[B, n_columns]`` generated vectors for int32 ``[B]`` rows."""
+        return self.generator(tf.gather(self.vectors, rows), training=False)
+
+    def score_all(self, users: tf.Tensor) -> tf.Tensor:
+        """float32 ``[B, n_items]``: the generated vectors, read per user."""
+        if self.mode == "user":
+            return self.generate(users)
+        everything = self.generator(self.vectors, training=False)  # [n_items, n_users]
+        return tf.gather(tf.transpose(everything), users)
+
+    def call(self, rows, training: bool = False) -> tf.Tensor:
+        return self.generator(tf.gather(self.vectors, rows), training=training)
+
+    def _l2(self, variables: list[tf.Variable], weight: float) -> tf.Tensor:
+        if not weight:
+            return tf.constant(0.0)
+        return weight * tf.add_n([tf.nn.l2_loss(v) for v in variables])
+
+    def discriminator_loss(self, real: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+        """D's cross-entropy on ``[c; e]`` (real) and ``[c; G(c) ⊙ m]`` (fake); G is fixed."""
+        fake = tf.stop_gradient(self.generator(real, training=True)) * mask
+        real_logits = self.discriminator(tf.concat([real, real], 1), training=True)
+        fake_logits = self.discriminator(tf.concat([real, fake], 1), training=True)
+        return tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(
+            tf.nn.softplus(fake_logits)
+        )
+
+    def generator_loss(
+        self, real: tf.Tensor, mask: tf.Tensor, zero: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """G's non-saturating loss on D's verdict plus ZR; returns (total, adversarial part).
+
+        Call it inside the generator's tape: the fakes are made here, so the gradient reaches
+        G through D.
+        """
+        generated = self.generator(real, training=True)
+        fake_logits = self.discriminator(tf.concat([real, generated * mask], 1), training=True)
+        adversarial = tf.reduce_mean(tf.nn.softplus(-fake_logits))
+        reconstruction = tf.reduce_mean(tf.reduce_sum(tf.square(generated) * zero, axis=1))
+        return adversarial + self.zr_weight * reconstruction, adversarial
+
+    def train_step(self, data):
+        rows, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        real = tf.gather(self.vectors, tf.cast(rows, tf.int32))
+        mask, zero = cfgan_masks(real, self.pm_ratio, self.zr_ratio, self.seed_generator)
+        for _ in range(self.discriminator_steps):  # unrolled: Python ints
+            with tf.GradientTape() as tape:
+                d_loss = self.discriminator_loss(real, mask)
+                total = d_loss + self._l2(self.discriminator_variables, self.discriminator_l2)
+            player_update(tape, total, self.discriminator_variables, self.discriminator_optimizer)
+        for _ in range(self.generator_steps):
+            with tf.GradientTape() as tape:
+                g_total, g_loss = self.generator_loss(real, mask, zero)
+                g_total += self._l2(self.generator_variables, self.generator_l2)
+            player_update(tape, g_total, self.generator_variables, self.generator_optimizer)
+        return self._report(d_loss, g_loss)
+
+
+def fit_cfgan(
+    split,
+    epochs: int = 20,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    eval_every: int = 5,
+    ks: tuple[int, ...] = (5, 20),
+    monitor: str = "ndcg@5",
+    seed: int = 0,
+    callbacks=(),
+    **model_kwargs,
+) -> tuple[CFGAN, object]:
+    """Trains CFGAN on ``split.train`` with Adam for both players, selecting the epoch (every
+    ``eval_every``) on ``split.valid``; returns ``(model, validation)`` with the best weights."""
+    from advrec.training import RankingValidation
+
+    model = CFGAN(split.train, seed=seed, **model_kwargs)
+    model.compile(keras.optimizers.Adam(learning_rate), keras.optimizers.Adam(learning_rate))
+    validation = RankingValidation(split, monitor=monitor, ks=ks, every=eval_every, patience=None)
+    model.fit(
+        model.row_batches(batch_size, seed=seed),
+        epochs=epochs,
+        callbacks=[validation, *callbacks],
+        verbose=0,
+    )
+    return model, validation
