@@ -303,9 +303,19 @@ def fit_irgan(
         keras.optimizers.Adam(discriminator_learning_rate),
         keras.optimizers.SGD(generator_learning_rate),
     )
-    data = positive_pairs(split.train, batch_size, seed=seed)
+    steps = -(-len(split.train) // batch_size)  # one pass over the pairs per epoch
+
+    def passes(first: int) -> tf.data.Dataset:  # a new order every pass, warm-up ones included
+        return positive_pairs(split.train, batch_size, seed=seed, epochs=None, first_epoch=first)
+
     if warmup_epochs:
-        model.warm_up_discriminator(data, warmup_epochs)
+        model.warm_up_discriminator(passes(0), warmup_epochs, steps_per_epoch=steps)
     validation = RankingValidation(split, monitor=monitor, ks=ks, patience=None)
-    model.fit(data, epochs=epochs, callbacks=[validation, *callbacks], verbose=0)
+    model.fit(
+        passes(warmup_epochs),
+        epochs=epochs,
+        steps_per_epoch=steps,
+        callbacks=[validation, *callbacks],
+        verbose=0,
+    )
     return model, validation
