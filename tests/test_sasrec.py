@@ -150,10 +150,18 @@ def test_sasrec_learns_the_planted_chain_with_xla(sequences, loss):
     assert losses[-1] < losses[0]
 
 
-@pytest.mark.parametrize("adversary", ["apr", "substitution"])
-def test_adversarial_training_steps_compile_and_report_their_term(sequences, adversary):
+@pytest.mark.parametrize(
+    ("adversary", "jit_compile"),
+    [
+        ("apr", False),
+        ("substitution", False),
+        pytest.param("apr", True, marks=pytest.mark.slow),  # XLA compilation: about a minute
+        pytest.param("substitution", True, marks=pytest.mark.slow),
+    ],
+)
+def test_adversarial_training_steps_run_and_report_their_term(sequences, adversary, jit_compile):
     model = SASRec(sequences, dim=16, adversary=adversary, epsilon=0.3, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
     data = training_sequences(sequences.train, sequences.max_len, 32, seed=0).take(2)
     history = model.fit(data, epochs=1, verbose=0)
     assert history.history["adversarial_loss"][0] > 0
@@ -195,6 +203,7 @@ def trained(sequences):
     return model
 
 
+@pytest.mark.slow  # trains a model first
 def test_substitution_attack_changes_at_most_budget_items_and_hurts(sequences, trained):
     users = sequences.test.user[:40]
     histories, items = sequences.test_context[users], sequences.test.item[:40]
@@ -213,6 +222,7 @@ def test_substitution_attack_changes_at_most_budget_items_and_hurts(sequences, t
     assert scores[-1].mean() < scores[0].mean() - 0.1
 
 
+@pytest.mark.slow  # trains a model first
 def test_attack_curve_and_targeted_attack(sequences, trained):
     curve = untargeted_attack_curve(trained, sequences, budgets=(0, 2), n_candidates=3)
     assert curve[2]["ndcg@10"] < curve[0]["ndcg@10"]
