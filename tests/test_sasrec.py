@@ -155,10 +155,11 @@ def test_sasrec_learns_the_planted_chain_with_xla(sequences, loss):
     [
         ("apr", False),
         ("substitution", False),
-        pytest.param("apr", True, marks=pytest.mark.slow),  # XLA compilation: about a minute
-        pytest.param("substitution", True, marks=pytest.mark.slow),
+        ("apr", True),  # XLA compilation: about a minute on a busy CPU
+        ("substitution", True),
     ],
 )
+@pytest.mark.slow  # builds and traces a two-forward-pass step (over 5 s even without XLA)
 def test_adversarial_training_steps_run_and_report_their_term(sequences, adversary, jit_compile):
     model = SASRec(sequences, dim=16, adversary=adversary, epsilon=0.3, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
