@@ -1,0 +1,397 @@
+"""SASRec: self-attentive sequential recommendation (Kang & McAuley, ICDM 2018), in Keras 3.
+
+A user's latest ``L`` items ``s_1..s_L`` (left-padded, :mod:`advrec.data.sequences`) are embedded
+with a table ``E [n_items + 1, d]`` (the last row is the padding id) plus learned positions
+``P [L, d]``, passed through ``n_blocks`` causal self-attention blocks (pre-layer-norm,
+``keras.layers.MultiHeadAttention``, a two-layer feed-forward net, dropout and residuals), and the
+hidden state ``h_t`` at position ``t`` scores every item by ``r_{t,i} = h_t · E_i`` -- the same
+table that embeds the input (shared input/output embeddings, as in the paper).
+
+**Loss.** ``loss="bce"`` (default, the paper's): at every position the next item is a positive
+and one item drawn uniformly among those the user never interacted with in training is a
+negative, ``-log σ(r_pos) - log(1 - σ(r_neg))``, averaged over the non-padding positions. It
+costs two dot products per position, whatever the catalogue size, which is what lets the same
+step run on a catalogue of millions. ``loss="sampled_softmax"`` draws ``n_negatives`` items per
+batch (shared by all positions) and uses the softmax cross-entropy of the positive against them:
+more negatives per position, usually better ranking, at ``n_negatives`` dot products a position.
+
+**Adversarial training** (``adversary``), on the *input* item embeddings of the step (the
+output table is not perturbed); both add ``λ · L(perturbed input)`` to the clean loss ``L``:
+
+- ``"apr"``: APR (He et al., SIGIR 2018) moved to a sequence model: the input embedding at each
+  position moves by ``ε g / ‖g‖`` with ``g = ∂L/∂e`` normalised per position.
+- ``"substitution"``: the adversarial training of Yue et al. (RecSys 2022): each input item is
+  a one-hot vector ``w`` over the catalogue (its embedding is ``w E``); one normalised gradient
+  ascent step of size ``ε`` on ``w``, clipped to ``w >= 0`` and renormalised to sum to one, gives
+  the worst nearby *mixture of items*; a random share ``substitution_rate`` of the positions is
+  replaced by its mixture. (The paper's released code takes an extra optimiser step on this loss
+  after the clean one; here both terms go into one step, as in APR.)
+
+Everything in :meth:`SASRec.train_step` is static-shaped TensorFlow (it compiles with
+``jit_compile=True``); negatives come from a :class:`keras.random.SeedGenerator` on the model;
+all variables are created in ``__init__`` so the model can be built inside a
+``tf.distribute.Strategy.scope()``.
+
+**Mixed precision**: pass ``dtype="mixed_float16"`` (GPU; Keras then wraps the optimizer in a
+loss-scaling optimizer at ``compile``). On a CPU, float16 matrix products are emulated and slow:
+CPU runs use the default float32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from advrec.data.sampling import NegativeSampler
+from advrec.data.sequences import SequenceSplit, training_sequences
+from advrec.losses import scale_for_replicas
+from advrec.training import RankingValidation
+
+LOSSES = ("bce", "sampled_softmax")
+ADVERSARIES = (None, "apr", "substitution")
+
+
+class SASRec(keras.Model):
+    """SASRec with BCE or sampled-softmax training and optional adversarial training.
+
+    Args:
+        sequences: the leave-last-out split; its training table fixes the id spaces and the
+            negatives to avoid, its ``valid_context`` is the history :meth:`score_all` reads.
+        dim: embedding size ``d``.
+        n_blocks: self-attention blocks.
+        n_heads: attention heads (``dim`` must be divisible by it).
+        dropout: dropout rate (embeddings, attention, feed-forward).
+        loss: ``"bce"`` or ``"sampled_softmax"`` (see the module docstring).
+        n_negatives: negatives per batch for ``"sampled_softmax"``.
+        adversary: ``None``, ``"apr"`` or ``"substitution"``.
+        epsilon: size of the adversarial step (l2 norm per position for ``"apr"``, step on the
+            item mixture for ``"substitution"``).
+        adversarial_weight: λ, weight of the adversarial loss.
+        substitution_rate: share of positions replaced by their adversarial mixture.
+        seed: seeds initialisers, dropout and negatives.
+        dtype: Keras dtype policy, e.g. ``"mixed_float16"`` on a GPU.
+    """
+
+    def __init__(
+        self,
+        sequences: SequenceSplit,
+        dim: int = 64,
+        n_blocks: int = 2,
+        n_heads: int = 1,
+        dropout: float = 0.2,
+        loss: str = "bce",
+        n_negatives: int = 256,
+        adversary: str | None = None,
+        epsilon: float = 0.5,
+        adversarial_weight: float = 1.0,
+        substitution_rate: float = 0.2,
+        seed: int = 0,
+        dtype=None,
+        **kwargs,
+    ) -> None:
+        if not isinstance(sequences, SequenceSplit):
+            raise TypeError(
+                "SASRec needs a SequenceSplit (advrec.data.sequences.leave_last_out(...)), got "
+                f"{type(sequences).__name__}."
+            )
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}.")
+        if adversary not in ADVERSARIES:
+            raise ValueError(f"adversary must be one of {ADVERSARIES}, got {adversary!r}.")
+        if dim < 1 or n_blocks < 1 or n_heads < 1 or dim % n_heads:
+            raise ValueError(
+                f"need dim >= 1, n_blocks >= 1 and dim divisible by n_heads; got dim={dim}, "
+                f"n_blocks={n_blocks}, n_heads={n_heads}."
+            )
+        if not 0.0 <= dropout < 1.0 or not 0.0 <= substitution_rate <= 1.0:
+            raise ValueError("dropout must lie in [0, 1) and substitution_rate in [0, 1].")
+        if epsilon < 0 or adversarial_weight < 0:
+            raise ValueError(
+                f"epsilon and adversarial_weight must be >= 0, got {epsilon}, {adversarial_weight}."
+            )
+        super().__init__(dtype=dtype, **kwargs)
+        self.n_users, self.n_items = sequences.n_users, sequences.n_items
+        self.max_len, self.pad = sequences.max_len, sequences.pad
+        self.dim, self.n_blocks, self.n_heads, self.dropout_rate = dim, n_blocks, n_heads, dropout
+        self.loss_name, self.n_negatives = loss, int(n_negatives)
+        self.adversary, self.epsilon = adversary, float(epsilon)
+        self.adversarial_weight, self.substitution_rate = (
+            float(adversarial_weight),
+            substitution_rate,
+        )
+        self.negative_sampler = NegativeSampler(sequences.train)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.context = tf.constant(sequences.valid_context, tf.int32)  # [n_users, L]
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.adversarial_tracker = keras.metrics.Mean(name="adversarial_loss")
+
+        init = keras.initializers.RandomNormal(stddev=1.0 / math.sqrt(dim), seed=seed)
+        self.item_embeddings = self.add_weight(
+            shape=(self.n_items + 1, dim), initializer=init, name="item_embeddings"
+        )
+        self.position_embeddings = self.add_weight(
+            shape=(self.max_len, dim), initializer=init, name="position_embeddings"
+        )
+        shape = (None, self.max_len, dim)
+        policy = self.dtype_policy
+        self.blocks = []
+        for b in range(n_blocks):
+            block = {
+                "attention_norm": keras.layers.LayerNormalization(epsilon=1e-6, dtype=policy),
+                "attention": keras.layers.MultiHeadAttention(
+                    n_heads,
+                    dim // n_heads,
+                    dropout=dropout,
+                    kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 10 * b + 1),
+                    dtype=policy,
+                ),
+                "ffn_norm": keras.layers.LayerNormalization(epsilon=1e-6, dtype=policy),
+                "ffn_in": keras.layers.Dense(
+                    dim,
+                    activation="relu",
+                    kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 10 * b + 2),
+                    dtype=policy,
+                ),
+                "ffn_out": keras.layers.Dense(
+                    dim,
+                    kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 10 * b + 3),
+                    dtype=policy,
+                ),
+                "dropout": keras.layers.Dropout(dropout, seed=seed + 10 * b + 4, dtype=policy),
+            }
+            block["attention_norm"].build(shape)
+            block["attention"].build(shape, shape)
+            block["ffn_norm"].build(shape)
+            block["ffn_in"].build(shape)
+            block["ffn_out"].build(shape)
+            self.blocks.append(block)
+        self.input_dropout = keras.layers.Dropout(dropout, seed=seed + 7, dtype=policy)
+        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, dtype=policy)
+        self.final_norm.build(shape)
+        self.built = True
+
+    # -- the network ---------------------------------------------------------------------------
+    def embed(self, histories: tf.Tensor) -> tf.Tensor:
+        """float ``[B, L, d]`` input item embeddings of int32 ``[B, L]`` histories."""
+        return tf.gather(self.item_embeddings, histories)
+
+    def encode(
+        self, item_vectors: tf.Tensor, histories: tf.Tensor, training: bool = False
+    ) -> tf.Tensor:
+        """Hidden states ``[B, L, d]`` from input item vectors ``[B, L, d]`` (possibly perturbed).
+
+        ``histories`` (int32 ``[B, L]``) gives the padding mask only.
+        """
+        compute = self.compute_dtype
+        valid = tf.not_equal(histories, self.pad)  # [B, L]
+        mask = tf.cast(valid, compute)[:, :, tf.newaxis]
+        x = tf.cast(item_vectors, compute) * math.sqrt(self.dim)
+        x = x + tf.cast(self.position_embeddings, compute)[tf.newaxis]
+        x = self.input_dropout(x, training=training) * mask
+        causal = tf.linalg.band_part(tf.ones([self.max_len, self.max_len], tf.bool), -1, 0)
+        attention_mask = tf.logical_and(causal[tf.newaxis], valid[:, tf.newaxis, :])  # [B, L, L]
+        for block in self.blocks:
+            normed = block["attention_norm"](x)
+            attended = block["attention"](
+                normed, normed, attention_mask=attention_mask, training=training
+            )
+            x = x + block["dropout"](attended, training=training)
+            hidden = block["ffn_out"](block["ffn_in"](block["ffn_norm"](x)))
+            x = (x + block["dropout"](hidden, training=training)) * mask
+        return self.final_norm(x)
+
+    def output_table(self) -> tf.Tensor:
+        """float ``[n_items, d]``: the item embeddings without the padding row."""
+        return tf.cast(self.item_embeddings[: self.n_items], self.compute_dtype)
+
+    def score_histories(self, histories: tf.Tensor) -> tf.Tensor:
+        """float32 ``[B, n_items]`` next-item scores after each int32 ``[B, L]`` history."""
+        histories = tf.convert_to_tensor(histories, tf.int32)
+        if histories.shape.rank != 2 or histories.shape[1] != self.max_len:
+            raise ValueError(
+                f"histories must be int32 [batch, {self.max_len}] (left-padded with "
+                f"{self.pad}); got shape {histories.shape}."
+            )
+        return self._score_histories(histories)
+
+    @tf.function(reduce_retracing=True)
+    def _score_histories(self, histories: tf.Tensor) -> tf.Tensor:
+        last = self.encode(self.embed(histories), histories)[:, -1, :]  # [B, d]
+        return tf.cast(tf.matmul(last, self.output_table(), transpose_b=True), tf.float32)
+
+    def score_all(self, users: tf.Tensor) -> tf.Tensor:
+        """float32 ``[B, n_items]`` scores of int32 ``[B]`` users from their stored history.
+
+        The stored history is the training context (for validation); :meth:`scorer` scores
+        from another one, e.g. ``sequences.test_context`` for test.
+        """
+        return self.score_histories(tf.gather(self.context, users))
+
+    def scorer(self, context: np.ndarray):
+        """A ``score_fn(users)`` that reads histories from ``context`` (int32 ``[n_users, L]``)."""
+        context = np.asarray(context)
+        if context.shape != (self.n_users, self.max_len):
+            raise ValueError(
+                f"context must have shape ({self.n_users}, {self.max_len}), got {context.shape}."
+            )
+        table = tf.constant(context, tf.int32)
+        return lambda users: self.score_histories(tf.gather(table, users))
+
+    def call(self, histories, training: bool = False) -> tf.Tensor:
+        """Next-item scores ``[B, n_items]`` of int32 ``[B, L]`` histories."""
+        return self.score_histories(histories)
+
+    # -- training ------------------------------------------------------------------------------
+    def sequence_loss(
+        self,
+        item_vectors: tf.Tensor,
+        inputs: tf.Tensor,
+        targets: tf.Tensor,
+        negatives: tf.Tensor,
+        training: bool = True,
+    ) -> tf.Tensor:
+        """Scalar next-item loss, mean over non-padding positions (float32).
+
+        Args:
+            item_vectors: float ``[B, L, d]`` input item embeddings (perhaps perturbed).
+            inputs, targets: int32 ``[B, L]``.
+            negatives: int32 ``[B, L]`` (``"bce"``) or ``[n_negatives]`` (``"sampled_softmax"``).
+        """
+        hidden = self.encode(item_vectors, inputs, training=training)  # [B, L, d]
+        table = tf.cast(self.item_embeddings, self.compute_dtype)
+        valid = tf.cast(tf.not_equal(targets, self.pad), tf.float32)
+        positive = tf.cast(tf.reduce_sum(hidden * tf.gather(table, targets), -1), tf.float32)
+        if self.loss_name == "bce":
+            negative = tf.cast(tf.reduce_sum(hidden * tf.gather(table, negatives), -1), tf.float32)
+            per_position = tf.nn.softplus(-positive) + tf.nn.softplus(negative)
+        else:
+            negative = tf.cast(
+                tf.einsum("bld,nd->bln", hidden, tf.gather(table, negatives)), tf.float32
+            )  # [B, L, N]
+            collides = tf.equal(targets[:, :, tf.newaxis], negatives[tf.newaxis, tf.newaxis, :])
+            negative = tf.where(collides, tf.constant(-1e9, tf.float32), negative)
+            logits = tf.concat([positive[:, :, tf.newaxis], negative], axis=-1)
+            per_position = tf.reduce_logsumexp(logits, axis=-1) - positive
+        return tf.reduce_sum(per_position * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
+
+    def draw_negatives(self, users: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+        """Negatives for a batch: int32 ``[B, L]`` (``"bce"``) or ``[n_negatives]``."""
+        if self.loss_name == "bce":
+            shape = tf.shape(targets)
+            per_position = tf.repeat(users, shape[1])
+            return tf.reshape(self.negative_sampler(per_position, self.seed_generator), shape)
+        return keras.random.randint(
+            (self.n_negatives,), 0, self.n_items, dtype="int32", seed=self.seed_generator
+        )
+
+    def adversarial_inputs(
+        self, item_vectors: tf.Tensor, gradient: tf.Tensor, inputs: tf.Tensor
+    ) -> tf.Tensor:
+        """Perturbed input embeddings ``[B, L, d]`` (a constant) from the clean loss's gradient.
+
+        ``gradient`` is ``∂L/∂item_vectors`` ``[B, L, d]``.
+        """
+        valid = tf.cast(tf.not_equal(inputs, self.pad), item_vectors.dtype)[:, :, tf.newaxis]
+        if self.adversary == "apr":
+            direction = tf.math.l2_normalize(tf.cast(gradient, tf.float32), axis=-1)
+            delta = self.epsilon * tf.cast(direction, item_vectors.dtype) * valid
+            return tf.stop_gradient(item_vectors + delta)
+        # substitution: one ascent step on the one-hot item weights w, with ∂L/∂w = ∂L/∂e · E^T
+        table = tf.cast(self.item_embeddings[: self.n_items], tf.float32)  # [V, d]
+        weight_gradient = tf.einsum("bld,vd->blv", tf.cast(gradient, tf.float32), table)
+        step = self.epsilon * tf.math.l2_normalize(weight_gradient, axis=-1)
+        one_hot = tf.one_hot(tf.minimum(inputs, self.n_items - 1), self.n_items)
+        mixture = tf.nn.relu(one_hot + step)
+        mixture = mixture / tf.maximum(tf.reduce_sum(mixture, -1, keepdims=True), 1e-9)
+        mixed = tf.einsum("blv,vd->bld", mixture, table)
+        draw = keras.random.uniform(tf.shape(inputs), seed=self.seed_generator)
+        switch = tf.cast(draw < self.substitution_rate, tf.float32)[:, :, tf.newaxis]
+        switch = switch * tf.cast(valid, tf.float32)
+        perturbed = switch * mixed + (1.0 - switch) * tf.cast(item_vectors, tf.float32)
+        return tf.stop_gradient(tf.cast(perturbed, item_vectors.dtype))
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.adversarial_tracker]
+
+    def train_step(self, data):
+        (users, inputs, targets), _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        negatives = self.draw_negatives(users, targets)
+        adversarial = self.adversary is not None and self.adversarial_weight > 0
+        with tf.GradientTape() as tape:
+            item_vectors = self.embed(inputs)
+            if adversarial:
+                with tf.GradientTape(watch_accessed_variables=False) as inner:
+                    inner.watch(item_vectors)
+                    clean = self.sequence_loss(item_vectors, inputs, targets, negatives)
+                gradient = tf.stop_gradient(inner.gradient(clean, item_vectors))
+                perturbed = self.adversarial_inputs(item_vectors, gradient, inputs)
+                adversarial_loss = self.sequence_loss(perturbed, inputs, targets, negatives)
+                loss = clean + self.adversarial_weight * adversarial_loss
+            else:
+                loss = self.sequence_loss(item_vectors, inputs, targets, negatives)
+                adversarial_loss = tf.constant(0.0)
+            scaled = self.optimizer.scale_loss(scale_for_replicas(loss))
+        gradients = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        self.loss_tracker.update_state(loss)
+        self.adversarial_tracker.update_state(adversarial_loss)
+        return {
+            "loss": self.loss_tracker.result(),
+            "adversarial_loss": self.adversarial_tracker.result(),
+        }
+
+    def initialize_from(self, other: SASRec) -> SASRec:
+        """Copies another SASRec's weights (same architecture); returns self."""
+        mine, theirs = self.trainable_variables, other.trainable_variables
+        if [tuple(v.shape) for v in mine] != [tuple(v.shape) for v in theirs]:
+            raise ValueError("initialize_from needs a SASRec with the same sizes and blocks.")
+        for target, source in zip(mine, theirs, strict=True):
+            target.assign(source)
+        return self
+
+
+def fit_sasrec(
+    model: SASRec,
+    sequences: SequenceSplit,
+    epochs: int = 200,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+    optimizer: keras.optimizers.Optimizer | None = None,
+    eval_every: int = 5,
+    patience: int | None = 4,
+    jit_compile: bool | str = "auto",
+    seed: int = 0,
+    verbose: int | str = 0,
+    callbacks=(),
+) -> RankingValidation:
+    """Trains ``model`` with Keras ``fit`` and early stopping on validation NDCG@10.
+
+    Validation ranks every item the user has not seen in training, scored from the training
+    history (:meth:`SASRec.score_all`). The model ends with its best validation weights; the
+    returned callback holds ``best``, ``best_epoch`` and ``history``.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    if getattr(model, "optimizer", None) is None:
+        model.compile(
+            optimizer=optimizer or keras.optimizers.Adam(learning_rate, beta_2=0.98),
+            jit_compile=jit_compile,
+        )
+    validation = RankingValidation(
+        sequences.split, monitor="ndcg@10", every=eval_every, patience=patience
+    )
+    data = training_sequences(sequences.train, model.max_len, batch_size, seed=seed)
+    steps = int(data.cardinality())
+    model.fit(
+        data.repeat(),
+        epochs=epochs,
+        steps_per_epoch=steps,
+        callbacks=[validation, *callbacks],
+        verbose=verbose,
+        shuffle=False,
+    )
+    return validation

@@ -1,0 +1,292 @@
+"""Sequences, SASRec, its adversarial training and the substitution attack (synthetic data)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from advrec.data import Interactions
+from advrec.data.sequences import (
+    leave_last_out,
+    synthetic_sequences,
+    training_sequences,
+    training_windows,
+    user_histories,
+)
+from advrec.metrics import evaluate_ranking
+from advrec.models import ItemPop
+from advrec.models.sasrec import SASRec, fit_sasrec
+from advrec.sequence_attacks import substitution_attack, targeted_attack, untargeted_attack_curve
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toy() -> Interactions:
+    # user 0: items 5,3,1,2,4 in time order; user 1: 1 then 0; user 2: a single item
+    return Interactions.from_arrays(
+        [0, 0, 0, 0, 0, 1, 1, 2],
+        [5, 3, 1, 2, 4, 0, 1, 2],
+        timestamp=[1, 2, 3, 4, 5, 2, 1, 0],
+        n_items=6,
+    )
+
+
+@pytest.fixture(scope="module")
+def sequences():
+    return leave_last_out(synthetic_sequences(200, 60, n_clusters=6, mean_length=20, seed=0), 12)
+
+
+# -- sequences ---------------------------------------------------------------------------------
+def test_user_histories_are_time_ordered_left_padded_and_truncated():
+    histories = user_histories(toy(), 3)
+    np.testing.assert_array_equal(histories, [[1, 2, 4], [6, 1, 0], [6, 6, 2]])
+
+
+def test_leave_last_out_contexts_end_where_the_targets_begin():
+    table = toy()
+    seq = leave_last_out(table, max_len=4)
+    assert seq.test.item.tolist() == [4] and seq.valid.item.tolist() == [2]
+    np.testing.assert_array_equal(seq.valid_context[0], [6, 5, 3, 1])
+    np.testing.assert_array_equal(seq.test_context[0], [5, 3, 1, 2])
+    assert seq.pad == 6
+
+
+def test_training_windows_make_every_later_item_a_target_once():
+    users, inputs, targets = training_windows(toy(), 2)
+    np.testing.assert_array_equal(users, [0, 0, 1])
+    np.testing.assert_array_equal(inputs, [[1, 2], [5, 3], [6, 1]])
+    np.testing.assert_array_equal(targets, [[2, 4], [3, 1], [6, 0]])
+    table = synthetic_sequences(50, 40, n_clusters=4, mean_length=15, seed=1)
+    users, inputs, targets = training_windows(table, 4)
+    n_targets = (targets != table.n_items).sum()
+    assert n_targets == len(table) - (table.user_counts() > 0).sum()
+    assert ((inputs == table.n_items) == (targets == table.n_items)).all()
+
+
+def test_training_sequences_batches_and_reshuffles():
+    data = training_sequences(synthetic_sequences(60, 30, seed=0), 8, batch_size=16, seed=3)
+    first = [b[0][0].numpy() for b in data]
+    second = [b[0][0].numpy() for b in data]
+    assert len(first) == int(data.cardinality())
+    assert first[0].shape == (16,)
+    assert not all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    users, inputs, targets = next(iter(data))[0]
+    assert inputs.shape == targets.shape == (16, 8) and inputs.dtype == tf.int32
+
+
+def test_synthetic_sequences_plant_the_cluster_chain():
+    table = synthetic_sequences(400, 100, n_clusters=10, stickiness=0.9, unique=False, seed=0)
+    again = synthetic_sequences(400, 100, n_clusters=10, stickiness=0.9, unique=False, seed=0)
+    np.testing.assert_array_equal(table.item, again.item)
+    cluster = table.item // 10
+    same_user = table.user[1:] == table.user[:-1]
+    follows = (cluster[1:] == (cluster[:-1] + 1) % 10)[same_user]
+    assert 0.88 < follows.mean() < 0.93  # 0.9 + 0.1 / 10
+    unique = synthetic_sequences(400, 100, n_clusters=10, seed=0)
+    assert len(np.unique(unique.keys())) == len(unique)
+
+
+def test_bad_inputs_get_clear_errors(sequences):
+    with pytest.raises(ValueError, match="max_len"):
+        user_histories(toy(), 0)
+    with pytest.raises(ValueError, match="stickiness"):
+        synthetic_sequences(10, 10, n_clusters=2, stickiness=1.5)
+    with pytest.raises(TypeError, match="SequenceSplit"):
+        SASRec(sequences.split)
+    with pytest.raises(ValueError, match="divisible"):
+        SASRec(sequences, dim=10, n_heads=3)
+    with pytest.raises(ValueError, match="adversary"):
+        SASRec(sequences, adversary="fgsm")
+    model = SASRec(sequences, dim=8)
+    with pytest.raises(ValueError, match="histories must be"):
+        model.score_histories(np.zeros((2, 5), np.int32))
+
+
+# -- the model ---------------------------------------------------------------------------------
+def test_attention_is_causal_and_padding_is_ignored(sequences):
+    model = SASRec(sequences, dim=16, n_heads=2, seed=0)
+    histories = tf.constant(sequences.valid_context[:4])
+    hidden = model.encode(model.embed(histories), histories).numpy()
+    changed = histories.numpy().copy()
+    changed[:, -1] = (changed[:, -1] + 1) % sequences.n_items  # the newest item only
+    hidden_changed = model.encode(model.embed(changed), tf.constant(changed)).numpy()
+    np.testing.assert_allclose(hidden[:, :-1], hidden_changed[:, :-1], atol=1e-5)
+    assert np.abs(hidden[:, -1] - hidden_changed[:, -1]).max() > 1e-3
+    scores = model.score_all(tf.constant([0, 1, 2], tf.int32))
+    assert scores.shape == (3, sequences.n_items) and scores.dtype == tf.float32
+
+
+def test_all_variables_exist_before_training(sequences):
+    model = SASRec(sequences, dim=16, n_blocks=2)
+    names = [v.name for v in model.trainable_variables]
+    # two tables, per block: attention 8 (q, k, v, output kernels and biases), 2 norms and
+    # 2 dense layers of 2 each; the final norm 2
+    assert len(names) == 2 + 2 * (8 + 2 * 2 + 2 * 2) + 2
+    assert sum(int(np.prod(v.shape)) for v in model.trainable_variables) > 61 * 16
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["bce", "sampled_softmax"])
+def test_sasrec_learns_the_planted_chain_with_xla(sequences, loss):
+    keras.utils.set_random_seed(0)
+    model = SASRec(sequences, dim=32, dropout=0.1, loss=loss, n_negatives=32, seed=0)
+    validation = fit_sasrec(
+        model, sequences, epochs=20, batch_size=64, learning_rate=5e-3, eval_every=5,
+        jit_compile=True,
+    )  # fmt: skip
+    assert model.jit_compile is True
+    popularity = ItemPop(sequences.train)
+    pop_valid = evaluate_ranking(popularity.score_all, sequences.valid, exclude=sequences.train)
+    assert validation.best > 1.5 * pop_valid["ndcg@10"]
+    losses = model.history.history["loss"]
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize(
+    ("adversary", "jit_compile"),
+    [
+        ("apr", False),
+        ("substitution", False),
+        ("apr", True),  # XLA compilation: about a minute on a busy CPU
+        ("substitution", True),
+    ],
+)
+@pytest.mark.slow  # builds and traces a two-forward-pass step (over 5 s even without XLA)
+def test_adversarial_training_steps_run_and_report_their_term(sequences, adversary, jit_compile):
+    model = SASRec(sequences, dim=16, adversary=adversary, epsilon=0.3, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
+    data = training_sequences(sequences.train, sequences.max_len, 32, seed=0).take(2)
+    history = model.fit(data, epochs=1, verbose=0)
+    assert history.history["adversarial_loss"][0] > 0
+
+
+def test_apr_perturbation_has_norm_epsilon_on_items_and_none_on_padding(sequences):
+    model = SASRec(sequences, dim=16, adversary="apr", epsilon=0.3)
+    inputs = tf.constant(sequences.valid_context[:5])
+    vectors = model.embed(inputs)
+    gradient = tf.random.normal(vectors.shape, seed=1)
+    delta = (model.adversarial_inputs(vectors, gradient, inputs) - vectors).numpy()
+    norms = np.linalg.norm(delta, axis=-1)
+    real = inputs.numpy() != sequences.pad
+    np.testing.assert_allclose(norms[real], 0.3, rtol=1e-4)
+    assert np.all(norms[~real] == 0)
+
+
+def test_substitution_training_mixes_items_only_at_chosen_positions(sequences):
+    model = SASRec(sequences, dim=16, adversary="substitution", epsilon=0.5, substitution_rate=0.5)
+    inputs = tf.constant(sequences.valid_context[:20])
+    vectors = model.embed(inputs)
+    gradient = tf.random.normal(vectors.shape, seed=2)
+    perturbed = model.adversarial_inputs(vectors, gradient, inputs).numpy()
+    moved = np.abs(perturbed - vectors.numpy()).max(-1) > 1e-6
+    real = inputs.numpy() != sequences.pad
+    assert not moved[~real].any()
+    assert 0.3 < moved[real].mean() < 0.7  # about substitution_rate of the items
+    # a mixture of items lies in their convex hull: its norm is at most the largest item norm
+    largest = np.linalg.norm(model.item_embeddings.numpy(), axis=-1).max()
+    assert np.linalg.norm(perturbed[moved], axis=-1).max() <= largest + 1e-5
+
+
+# -- the attack --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained(sequences):
+    keras.utils.set_random_seed(0)
+    model = SASRec(sequences, dim=32, dropout=0.1, seed=0)
+    fit_sasrec(model, sequences, epochs=10, batch_size=64, learning_rate=5e-3, eval_every=5)
+    return model
+
+
+@pytest.mark.slow  # trains a model first
+def test_substitution_attack_changes_at_most_budget_items_and_hurts(sequences, trained):
+    users = sequences.test.user[:40]
+    histories, items = sequences.test_context[users], sequences.test.item[:40]
+    steps = substitution_attack(trained, histories, items, budget=3, n_candidates=5)
+    assert len(steps) == 3
+    for k, attacked in enumerate(steps, start=1):
+        changed = attacked != histories
+        assert changed.sum(axis=1).max() <= k
+        assert not changed[histories == sequences.pad].any()  # padding is never attacked
+    scores = [
+        tf.gather(tf.nn.log_softmax(trained.score_histories(h)), items, batch_dims=1).numpy()
+        for h in (histories, *steps)
+    ]
+    for before, after in zip(scores, scores[1:], strict=False):
+        assert np.all(after <= before + 1e-5)  # greedy: never helps the true item
+    assert scores[-1].mean() < scores[0].mean() - 0.1
+
+
+@pytest.mark.slow  # trains a model first
+def test_attack_curve_and_targeted_attack(sequences, trained):
+    curve = untargeted_attack_curve(trained, sequences, budgets=(0, 2), n_candidates=3)
+    assert curve[2]["ndcg@10"] < curve[0]["ndcg@10"]
+    target = int(np.argmin(sequences.train.item_counts()))
+    result = targeted_attack(trained, sequences, target, budget=2, n_candidates=3, max_users=30)
+    assert len(result["users"]) == 30
+    assert np.mean(result["attacked_rank"]) < np.mean(result["clean_rank"])
+
+
+# -- distribution ------------------------------------------------------------------------------
+MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    import numpy as np
+    from advrec.data import Interactions
+    from advrec.data.sequences import leave_last_out, training_sequences
+    from advrec.models.sasrec import SASRec
+
+    # every user has 12 items, so every window is full and both replicas average over the same
+    # number of positions (the per-replica mean then equals the global mean)
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(64), 12)
+    items = rng.integers(0, 40, len(users))
+    table = Interactions.from_arrays(users, items, timestamp=np.tile(np.arange(12), 64),
+                                     n_items=40)
+    seq = leave_last_out(table, max_len=9)
+
+    def train(strategy):
+        with strategy.scope():
+            model = SASRec(seq, dim=16, n_heads=2, dropout=0.0, loss="sampled_softmax",
+                           n_negatives=16, seed=0)
+            # no XLA here: with logical CPU devices XLA reads a replica variable from the wrong
+            # device ("tfvariable_on_a_different_device", an XLA known issue); the step itself
+            # compiles with XLA on one device (test_sasrec_learns_the_planted_chain_with_xla)
+            model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=False)
+        data = training_sequences(seq.train, 9, batch_size=32, seed=0, shuffle=False)
+        model.fit(data, epochs=2, verbose=0, shuffle=False)
+        return [v.numpy() for v in model.trainable_variables], model.history.history["loss"]
+
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    one, loss_one = train(tf.distribute.OneDeviceStrategy(devices[0]))
+    two, loss_two = train(tf.distribute.MirroredStrategy(devices))
+    gap = max(float(np.abs(a - b).max()) for a, b in zip(one, two))
+    print(json.dumps({"replicas": 2, "gap": gap, "loss_one": loss_one, "loss_two": loss_two}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_logical_cpu_devices_train_like_one(tmp_path):
+    script = tmp_path / "mirrored.py"
+    script.write_text(MIRRORED_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json
+
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["gap"] < 1e-4, report
+    np.testing.assert_allclose(report["loss_one"], report["loss_two"], rtol=1e-4)
