@@ -83,13 +83,14 @@ def test_training_sequences_batches_and_reshuffles():
 
 
 def test_synthetic_sequences_plant_the_cluster_chain():
-    table = synthetic_sequences(400, 100, n_clusters=10, stickiness=0.9, unique=False, seed=0)
-    again = synthetic_sequences(400, 100, n_clusters=10, stickiness=0.9, unique=False, seed=0)
+    table = synthetic_sequences(400, 5000, n_clusters=10, stickiness=0.9, seed=0)
+    again = synthetic_sequences(400, 5000, n_clusters=10, stickiness=0.9, seed=0)
     np.testing.assert_array_equal(table.item, again.item)
-    cluster = table.item // 10
+    cluster = table.item // 500
     same_user = table.user[1:] == table.user[:-1]
     follows = (cluster[1:] == (cluster[:-1] + 1) % 10)[same_user]
-    assert 0.88 < follows.mean() < 0.93  # 0.9 + 0.1 / 10
+    # Planted: 0.9 + 0.1 / 10 = 0.91 of the steps; dropping repeated items skips a few steps.
+    assert 0.8 < follows.mean() < 0.93
     unique = synthetic_sequences(400, 100, n_clusters=10, seed=0)
     assert len(np.unique(unique.keys())) == len(unique)
 

@@ -201,7 +201,6 @@ def synthetic_sequences(
     min_length: int = 5,
     stickiness: float = 0.8,
     popularity_exponent: float = 1.0,
-    unique: bool = True,
     seed: int = 0,
 ) -> Interactions:
     """Histories from a Markov chain over item clusters: a planted sequential structure.
@@ -216,11 +215,10 @@ def synthetic_sequences(
         n_users, n_items: sizes of the id spaces (``n_items >= n_clusters``).
         n_clusters: number of clusters.
         mean_length: mean history length (lengths are ``min_length`` + geometric).
-        min_length: shortest history (before ``unique`` removes repeats).
+        min_length: shortest history (before repeats are removed: only each user's first
+            interaction with an item is kept, as in MovieLens and as ``Interactions`` requires).
         stickiness: probability of following the chain (0: no sequential signal).
         popularity_exponent: skew of the within-cluster popularity.
-        unique: keep only each user's first interaction with an item (as in MovieLens, and as
-            full-ranking evaluation requires); histories may then be a little shorter.
         seed: the result is a deterministic function of all arguments.
 
     Returns:
@@ -267,11 +265,10 @@ def synthetic_sequences(
     user = np.repeat(np.arange(n_users), lengths)
     item = steps[mask]
     timestamp = np.tile(position, (n_users, 1))[mask]
-    if unique:
-        keys = user.astype(np.int64) * n_items + item
-        _, first = np.unique(keys, return_index=True)
-        first.sort()
-        user, item, timestamp = user[first], item[first], timestamp[first]
+    keys = user.astype(np.int64) * n_items + item
+    _, first = np.unique(keys, return_index=True)
+    first.sort()
+    user, item, timestamp = user[first], item[first], timestamp[first]
     return Interactions.from_arrays(
         user, item, timestamp=timestamp, n_users=n_users, n_items=n_items
     )
