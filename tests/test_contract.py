@@ -10,7 +10,16 @@ import tensorflow as tf
 import advrec.models
 from advrec.attacks.inference import gender_labels
 from advrec.data import positive_pairs
-from advrec.models import AMF, BPRMF, EASE, AdversarialBPRMF, ItemPop, PairwiseRanker
+from advrec.models import (
+    AMF,
+    BPRMF,
+    CFGAN,
+    EASE,
+    IRGAN,
+    AdversarialBPRMF,
+    ItemPop,
+    PairwiseRanker,
+)
 from advrec.models.contract import (
     HistoryRecommender,
     Recommender,
@@ -26,6 +35,8 @@ BUILD = {
     AdversarialBPRMF: lambda data: AdversarialBPRMF(
         data.interactions, gender_labels(data.users), dim=4, seed=0
     ),
+    IRGAN: lambda data: IRGAN(data.interactions, dim=4, seed=0),
+    CFGAN: lambda data: CFGAN(data.interactions, generator_units=8, discriminator_units=8, seed=0),
 }
 """How to build each model for the test; a new model class must be added here."""
 

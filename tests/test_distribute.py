@@ -54,6 +54,7 @@ def _train_ranker(make, split, strategy, steps=2, batch=64, jit_compile=False):
     return [w.numpy() for w in model.trainable_weights]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RANKERS))
 def test_ranker_trains_with_xla(name, synthetic_split):
     before = [w.numpy() for w in RANKERS[name](synthetic_split.train).trainable_weights]
@@ -64,6 +65,7 @@ def test_ranker_trains_with_xla(name, synthetic_split):
     assert any(not np.allclose(a, b) for a, b in zip(after, before, strict=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RANKERS))
 def test_ranker_on_two_devices_matches_one_device(name, synthetic_split, two_devices):
     strategy = two_devices
@@ -127,11 +129,13 @@ def _train_gan(strategy, jit_compile=False):
     return [w.numpy() for w in gan.generator.weights + gan.discriminator.weights]
 
 
+@pytest.mark.slow
 def test_gan_trains_with_xla():
     weights = _train_gan(tf.distribute.get_strategy(), jit_compile=True)
     assert all(np.isfinite(w).all() for w in weights)
 
 
+@pytest.mark.slow
 def test_gan_on_two_devices_matches_one_device(two_devices):
     one = _train_gan(tf.distribute.get_strategy())
     two = _train_gan(two_devices)

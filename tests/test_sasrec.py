@@ -251,7 +251,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     # number of positions (the per-replica mean then equals the global mean)
     rng = np.random.default_rng(0)
     users = np.repeat(np.arange(64), 12)
-    items = rng.integers(0, 40, len(users))
+    items = np.concatenate([rng.choice(40, 12, replace=False) for _ in range(64)])
     table = Interactions.from_arrays(users, items, timestamp=np.tile(np.arange(12), 64),
                                      n_items=40)
     seq = leave_last_out(table, max_len=9)
