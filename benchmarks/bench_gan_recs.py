@@ -15,32 +15,18 @@ import argparse
 import json
 import os
 import platform
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from timing import EpochTimer  # noqa: E402
 
 from advrec.data import load_movielens, positive_pairs  # noqa: E402
 from advrec.data.protocols import cfgan_split, u1_split  # noqa: E402
 from advrec.models.cfgan import CFGAN  # noqa: E402
 from advrec.models.irgan import IRGAN  # noqa: E402
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall-clock seconds of each epoch."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def main() -> None:
