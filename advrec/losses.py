@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from advrec.distribute import sum_over_replicas
+
 DiscriminatorLoss = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 GeneratorLoss = Callable[[tf.Tensor], tf.Tensor]
 
@@ -177,7 +179,19 @@ def bpr_loss(margin: tf.Tensor) -> tf.Tensor:
 # --- distribution ------------------------------------------------------------------------------
 
 
-def scale_for_replicas(loss: tf.Tensor) -> tf.Tensor:
-    """Divides a per-replica mean loss by the replica count, so summed gradients average."""
+def scale_for_replicas(loss: tf.Tensor, count: tf.Tensor | None = None) -> tf.Tensor:
+    """The share of a per-replica mean ``loss`` whose gradients, summed over replicas, average.
+
+    ``loss`` is the mean over this replica's ``count`` examples. With ``count``, the result is
+    this replica's sum over the examples of the whole (global) batch, so the summed gradients
+    are exactly those of the global mean even when replicas hold different numbers of examples
+    (the last, smaller batch of an epoch; padding positions of a sequence model). Without it,
+    ``loss / replicas``, exact only for equal shares. Outside a strategy: ``loss``.
+    """
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
+    if replicas == 1:
+        return loss
+    if count is None:
+        return loss / tf.cast(replicas, loss.dtype)
+    count = tf.cast(count, loss.dtype)
+    return loss * count / tf.maximum(sum_over_replicas(count), 1.0)

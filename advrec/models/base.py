@@ -90,7 +90,7 @@ class PairwiseRanker(keras.Model):
         negatives = self.negative_sampler(users, self.seed_generator)
         with tf.GradientTape() as tape:
             loss, extras = self.pairwise_loss(users, positives, negatives)
-            scaled = scale_for_replicas(loss)
+            scaled = scale_for_replicas(loss, count=tf.size(users))
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(
             dense_gradients(gradients, self.trainable_variables), self.trainable_variables
