@@ -152,3 +152,58 @@ def fit_with_strategy(
             break
     callback_list.on_train_end()
     return model.history
+
+
+def train_with_coordinator(
+    model: keras.Model,
+    coordinator: tf.distribute.coordinator.ClusterCoordinator,
+    dataset_fn,
+    steps: int,
+) -> dict[str, float]:
+    """Trains ``model`` with its own ``train_step`` on a ``ParameterServerStrategy`` cluster.
+
+    Keras' ``fit`` refuses this strategy's datasets ("pass this dataset to
+    ClusterCoordinator.create_per_worker_dataset"), so, as :func:`fit_with_strategy` does for
+    ``MultiWorkerMirroredStrategy``, this is a scheduler around the model's step, not a second
+    step: ``steps`` closures of ``strategy.run(model.train_step, ...)`` go to whichever worker is
+    free, each on the next batch of that worker's own copy of ``dataset_fn()`` (the workers update
+    the variables on the parameter servers asynchronously, so this is not one global step per
+    batch as under a mirrored strategy). No callbacks.
+
+    The strategy must have no ``variable_partitioner``: every variable then lives whole on one
+    parameter server (round-robin), so tables are spread over servers but no table is split. With
+    a partitioner the Keras variables wrap ``ShardedVariable``\\ s and the step's
+    ``tape.gradient`` fails ("'ShardedVariable' object has no attribute 'handle'", TF 2.21 /
+    Keras 3.15; ``tests/test_parameter_server.py``). Either way each worker reads whole tables
+    (``tf.gather`` on a Keras variable) and builds dense gradients of their full shape
+    (:func:`advrec.models.base.dense_gradients`), so every table must still fit one worker.
+
+    Args:
+        model: a compiled model created (with its optimizer) in the coordinator's
+            ``strategy.scope()``.
+        dataset_fn: no-argument function returning the batches, called on every worker; repeat
+            them (``epochs=None``) so that no worker runs out.
+        steps: how many steps to schedule.
+
+    Returns:
+        The logs of the last step scheduled, as floats.
+    """
+    strategy = coordinator.strategy
+    if model.distribute_strategy is not strategy:
+        raise ValueError("create the model in the coordinator's strategy.scope().")
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("compile the model (in strategy.scope()) before training it.")
+    with strategy.scope():
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+    iterator = iter(coordinator.create_per_worker_dataset(dataset_fn))
+
+    @tf.function
+    def one_step(iterator):
+        return strategy.run(model.train_step, args=(next(iterator),))
+
+    logs = None
+    for _ in range(steps):
+        logs = coordinator.schedule(one_step, args=(iterator,))
+    coordinator.join()
+    return {name: float(value) for name, value in logs.fetch().items()}
