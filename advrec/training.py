@@ -170,6 +170,7 @@ def fit_ranker(
     verbose: int | str = "auto",
     callbacks: Sequence[keras.callbacks.Callback] = (),
     data: tf.data.Dataset | None = None,
+    steps_per_epoch: int | None = None,
     jit_compile: bool | str = "auto",
     backup_dir: str | Path | None = None,
 ) -> RankingValidation:
@@ -182,8 +183,8 @@ def fit_ranker(
     An uncompiled model is compiled here with ``optimizer`` (default: Adam with
     ``learning_rate``, 0.01 unless given), one epoch of mini-batches per call to the compiled step
     (``steps_per_execution``) and ``jit_compile``. A model compiled by the caller keeps its own
-    settings, and then passing ``optimizer`` or ``learning_rate`` here is an error rather than
-    being silently ignored.
+    settings, and then passing another ``optimizer`` or ``learning_rate`` here is an error rather
+    than being silently ignored (its own learning rate may be passed again).
 
     Args:
         model: a :class:`advrec.models.PairwiseRanker` (anything that trains on
@@ -198,7 +199,9 @@ def fit_ranker(
         verbose: passed to ``fit`` (``"auto"`` shows a progress bar).
         callbacks: more Keras callbacks.
         data: the training batches, if not :func:`advrec.data.positive_pairs` of
-            ``split.train``; a finite dataset is one epoch.
+            ``split.train``: a finite dataset is one epoch (and is repeated); an infinite one
+            needs ``steps_per_epoch``.
+        steps_per_epoch: batches per epoch of an infinite ``data``.
         backup_dir: keep the training state there after every epoch (Keras'
             ``BackupAndRestore``: weights, optimizer, random-stream state, epoch; plus the
             validation history and best weights). Calling ``fit_ranker`` again with the same
@@ -211,18 +214,25 @@ def fit_ranker(
         raise ValueError(f"epochs must be at least 1, got {epochs}.")
     if len(split.valid) == 0:
         raise ValueError("the split has no validation pairs: model selection needs them.")
-    resume_epoch = _backed_up_epoch(backup_dir)
+    resume_epoch = backed_up_epoch(backup_dir)
     if data is None:
         data = positive_pairs(
             split.train, batch_size, seed=seed, epochs=None, first_epoch=resume_epoch
         )
         steps_per_epoch = -(-len(split.train) // batch_size)
+    elif data.cardinality() == tf.data.INFINITE_CARDINALITY:
+        if steps_per_epoch is None or int(steps_per_epoch) < 1:
+            raise ValueError(
+                "data repeats forever: give steps_per_epoch (batches per epoch), or pass one "
+                "finite epoch of batches."
+            )
+        steps_per_epoch = int(steps_per_epoch)
     else:
         steps_per_epoch = int(data.cardinality())
         if steps_per_epoch <= 0:
             raise ValueError(
-                "data must be a finite dataset of known length (one epoch of batches); "
-                f"its cardinality is {steps_per_epoch}."
+                "data must be a finite dataset of known length (one epoch of batches) or an "
+                f"infinite one with steps_per_epoch; its cardinality is {steps_per_epoch}."
             )
         data = data.repeat()
     if getattr(model, "optimizer", None) is None:
@@ -235,7 +245,10 @@ def fit_ranker(
             steps_per_execution=steps_per_epoch,
             jit_compile=jit_compile,
         )
-    elif optimizer is not None or learning_rate is not None:
+    elif (optimizer is not None and optimizer is not model.optimizer) or (
+        learning_rate is not None
+        and not math.isclose(float(model.optimizer.learning_rate), learning_rate, rel_tol=1e-6)
+    ):
         raise ValueError(
             f"{type(model).__name__} is already compiled with {type(model.optimizer).__name__}; "
             "its optimizer is used. Don't pass optimizer/learning_rate to fit_ranker for a "
@@ -267,7 +280,26 @@ def fit_ranker(
     return validation
 
 
-def _backed_up_epoch(backup_dir: str | Path | None) -> int:
+def restart_from(model: keras.Model, initial: keras.Model) -> keras.Model:
+    """Puts ``model`` back at the start of training, from ``initial``'s weights; returns it.
+
+    ``initial`` has the same architecture (e.g. the same class built with another seed). All
+    weights are copied, random-stream positions included where the model tracks them, and a
+    compiled model's optimizer state is reset to that of a fresh optimizer with the same
+    settings. The compiled training step is kept: tracing a new model's step costs seconds (about
+    ten for SASRec on a CPU), so runs over several seeds can share one compiled model.
+    """
+    model.set_weights(initial.get_weights())
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.built:
+        fresh = optimizer.__class__.from_config(optimizer.get_config())
+        fresh.build(model.trainable_variables)
+        for mine, new in zip(optimizer.variables, fresh.variables, strict=True):
+            mine.assign(new)
+    return model
+
+
+def backed_up_epoch(backup_dir: str | Path | None) -> int:
     """The number of epochs a ``BackupAndRestore`` folder says were completed (0 if none)."""
     metadata = None if backup_dir is None else Path(backup_dir) / "training_metadata.json"
     if metadata is None or not metadata.exists():

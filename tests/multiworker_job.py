@@ -26,6 +26,7 @@ def main(out: str) -> None:
         strategy = tf.distribute.get_strategy()
     weights = {f"bpr_{i}": w for i, w in enumerate(train_bpr(strategy))}
     weights |= {f"gan_{i}": w for i, w in enumerate(train_gan(strategy))}
+    weights |= {f"sasrec_{i}": w for i, w in enumerate(train_sasrec(strategy))}
     np.savez(out, **weights, replicas=strategy.num_replicas_in_sync)
 
 
@@ -39,6 +40,20 @@ def train_bpr(strategy) -> list[np.ndarray]:
         model = BPRMF(split.train, dim=8, l2=1e-3, seed=1)
         model.compile(optimizer=keras.optimizers.SGD(1.0))
     validation = fit_ranker(model, split, epochs=2, batch_size=256, patience=None, verbose=0)
+    assert len(validation.history["epoch"]) == 2
+    return [w.numpy() for w in model.trainable_weights] + [np.array(validation.best)]
+
+
+def train_sasrec(strategy) -> list[np.ndarray]:
+    from advrec.data.sequences import leave_last_out, synthetic_sequences
+    from advrec.models.sasrec import SASRec, fit_sasrec
+
+    # uneven histories: the replicas hold different numbers of real (non-padding) positions
+    sequences = leave_last_out(synthetic_sequences(90, 40, mean_length=10, seed=0), max_len=8)
+    with strategy.scope():
+        model = SASRec(sequences, dim=8, n_heads=2, dropout=0.0, seed=3)  # BCE, sampled negatives
+        model.compile(optimizer=keras.optimizers.SGD(0.5))
+    validation = fit_sasrec(model, sequences, epochs=2, batch_size=32, eval_every=1, patience=None)
     assert len(validation.history["epoch"]) == 2
     return [w.numpy() for w in model.trainable_weights] + [np.array(validation.best)]
 

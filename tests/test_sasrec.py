@@ -71,13 +71,19 @@ def test_training_windows_make_every_later_item_a_target_once():
     assert ((inputs == table.n_items) == (targets == table.n_items)).all()
 
 
-def test_training_sequences_batches_and_reshuffles():
-    data = training_sequences(synthetic_sequences(60, 30, seed=0), 8, batch_size=16, seed=3)
-    first = [b[0][0].numpy() for b in data]
-    second = [b[0][0].numpy() for b in data]
-    assert len(first) == int(data.cardinality())
-    assert first[0].shape == (16,)
+def test_training_sequences_batches_reshuffles_and_resumes():
+    table = synthetic_sequences(60, 30, seed=0)
+    data = training_sequences(table, 8, batch_size=16, seed=3, epochs=2)
+    n = int(training_sequences(table, 8, batch_size=16, seed=3).cardinality())
+    batches = [b[0][0].numpy() for b in data]
+    assert len(batches) == int(data.cardinality()) == 2 * n
+    assert batches[0].shape == (16,)
+    first, second = batches[:n], batches[n:]
     assert not all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    again = [b[0][0].numpy() for b in data]  # iterating again repeats the stream exactly
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again, strict=True))
+    resumed = training_sequences(table, 8, batch_size=16, seed=3, epochs=1, first_epoch=1)
+    assert all(np.array_equal(a, b[0][0].numpy()) for a, b in zip(second, resumed, strict=True))
     users, inputs, targets = next(iter(data))[0]
     assert inputs.shape == targets.shape == (16, 8) and inputs.dtype == tf.int32
 
@@ -140,7 +146,7 @@ def test_sasrec_learns_the_planted_chain_with_xla(sequences, loss):
     keras.utils.set_random_seed(0)
     model = SASRec(sequences, dim=32, dropout=0.1, loss=loss, n_negatives=32, seed=0)
     validation = fit_sasrec(
-        model, sequences, epochs=20, batch_size=64, learning_rate=5e-3, eval_every=5,
+        model, sequences, epochs=30, batch_size=64, learning_rate=1e-2, eval_every=5,
         jit_compile=True,
     )  # fmt: skip
     assert model.jit_compile is True
@@ -194,6 +200,31 @@ def test_substitution_training_mixes_items_only_at_chosen_positions(sequences):
     # a mixture of items lies in their convex hull: its norm is at most the largest item norm
     largest = np.linalg.norm(model.item_embeddings.numpy(), axis=-1).max()
     assert np.linalg.norm(perturbed[moved], axis=-1).max() <= largest + 1e-5
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 2:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+@pytest.mark.slow  # three short fits
+def test_an_interrupted_sasrec_run_resumes_to_the_same_weights(sequences, tmp_path):
+    def run(callbacks=()):
+        model = SASRec(sequences, dim=16, dropout=0.2, seed=4)  # dropout: its streams resume too
+        validation = fit_sasrec(
+            model, sequences, epochs=4, batch_size=64, learning_rate=5e-3, eval_every=1,
+            patience=None, seed=4, callbacks=callbacks, backup_dir=tmp_path / "backup",
+        )  # fmt: skip
+        return model, validation
+
+    reference, reference_validation = run()
+    with pytest.raises(KeyboardInterrupt):
+        run(callbacks=[_Interrupt()])
+    resumed, resumed_validation = run()
+    assert resumed_validation.history["ndcg@10"] == reference_validation.history["ndcg@10"]
+    for a, b in zip(resumed.weights, reference.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
 
 
 # -- the attack --------------------------------------------------------------------------------

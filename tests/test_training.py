@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from advrec.models import BPRMF
 from advrec.models.base import dense_gradients
-from advrec.training import fit_ranker
+from advrec.training import fit_ranker, restart_from
 
 
 def test_dense_gradients_sum_repeated_rows_into_the_variables_shape():
@@ -69,8 +69,12 @@ def test_fit_ranker_accepts_a_dataset(synthetic_split):
     data = positive_pairs(synthetic_split.train, 256, seed=1)
     fit_ranker(model, synthetic_split, epochs=2, data=data, patience=None, verbose=0)
     assert int(model.optimizer.iterations.numpy()) == 2 * int(data.cardinality())
-    with pytest.raises(ValueError, match="finite dataset"):
+    with pytest.raises(ValueError, match="give steps_per_epoch"):
         fit_ranker(BPRMF(synthetic_split.train, dim=4), synthetic_split, data=data.repeat())
+    endless = BPRMF(synthetic_split.train, dim=4, seed=0)
+    fit_ranker(endless, synthetic_split, epochs=2, data=data.repeat(), steps_per_epoch=3,
+               patience=None, verbose=0)  # fmt: skip
+    assert int(endless.optimizer.iterations.numpy()) == 2 * 3
 
 
 class _Interrupt(keras.callbacks.Callback):
@@ -114,3 +118,22 @@ def test_an_interrupted_run_resumes_to_the_same_weights(synthetic_split, tmp_pat
     for a, b in zip(resumed.weights, reference.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
     assert int(resumed.optimizer.iterations.numpy()) == int(reference.optimizer.iterations)
+
+
+def test_restart_from_trains_like_a_fresh_model(synthetic_split):
+    def fit(model):
+        return fit_ranker(
+            model, synthetic_split, epochs=3, batch_size=512, patience=None, seed=1, verbose=0
+        )
+
+    reused = BPRMF(synthetic_split.train, dim=4, seed=0)
+    fit(reused)  # compiled, trained, its Adam moments far from zero
+    restart_from(reused, BPRMF(synthetic_split.train, dim=4, seed=3))
+    reused_validation = fit(reused)
+    fresh = BPRMF(synthetic_split.train, dim=4, seed=3)
+    fresh_validation = fit(fresh)
+    assert reused_validation.history["ndcg@10"] == pytest.approx(
+        fresh_validation.history["ndcg@10"]
+    )
+    for a, b in zip(reused.weights, fresh.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)

@@ -153,13 +153,21 @@ def training_windows(train: Interactions, max_len: int) -> tuple[np.ndarray, ...
 
 
 def training_sequences(
-    train: Interactions, max_len: int, batch_size: int, seed: int = 0, shuffle: bool = True
+    train: Interactions,
+    max_len: int,
+    batch_size: int,
+    seed: int = 0,
+    shuffle: bool = True,
+    epochs: int | None = 1,
+    first_epoch: int = 0,
 ):
-    """``tf.data.Dataset`` of training windows, reshuffled every epoch (deterministic in ``seed``).
+    """``tf.data.Dataset`` of training windows, ``epochs`` passes in a new random order each.
 
     Yields ``((users [B], inputs [B, max_len], targets [B, max_len]),)``, int32 (Keras reads the
-    tuple as the input ``x`` with no target ``y``); the last batch may be smaller. The dataset is
-    finite (one epoch); its cardinality is the number of batches.
+    tuple as the input ``x`` with no target ``y``); the last batch of a pass may be smaller. Pass
+    ``e`` is shuffled with the stateless seed ``(seed, e)`` as in
+    :func:`advrec.data.positive_pairs`: the stream depends on ``seed`` alone, ``epochs=None``
+    repeats forever and ``first_epoch`` resumes an interrupted run where it stopped.
     """
     import tensorflow as tf
 
@@ -167,6 +175,8 @@ def training_sequences(
         raise ValueError("the training table is empty: nothing to train on.")
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    if epochs is not None and epochs < 1:
+        raise ValueError(f"epochs must be a positive integer or None (forever), got {epochs}.")
     users, inputs, targets = training_windows(train, max_len)
     n = len(users)
     if n == 0:
@@ -174,10 +184,10 @@ def training_sequences(
     n_batches = -(-n // batch_size)
     users, inputs, targets = tf.constant(users), tf.constant(inputs), tf.constant(targets)
 
-    def one_epoch(epoch_seed):
+    def one_epoch(epoch):
         order = tf.range(n)
         if shuffle:
-            pair_seed = tf.stack([epoch_seed, tf.constant(seed, tf.int64)])
+            pair_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
             order = tf.random.experimental.stateless_shuffle(order, seed=pair_seed)
 
         def batch(b):
@@ -186,10 +196,15 @@ def training_sequences(
 
         return tf.data.Dataset.range(n_batches).map(batch)
 
-    epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-    batches = epoch_seeds.flat_map(one_epoch)
-    batches = batches.apply(tf.data.experimental.assert_cardinality(n_batches))
-    return batches.prefetch(tf.data.AUTOTUNE)
+    passes = tf.data.Dataset.counter(start=first_epoch)
+    if epochs is not None:
+        passes = passes.take(epochs)
+    batches = passes.flat_map(one_epoch)
+    cardinality = tf.data.INFINITE_CARDINALITY if epochs is None else n_batches * epochs
+    batches = batches.apply(tf.data.experimental.assert_cardinality(cardinality))
+    options = tf.data.Options()
+    options.autotune.enabled = False  # see advrec.data.positive_pairs
+    return batches.prefetch(2).with_options(options)
 
 
 def synthetic_sequences(

@@ -48,7 +48,7 @@ import tensorflow as tf
 from advrec.data.sampling import NegativeSampler
 from advrec.data.sequences import SequenceSplit, training_sequences
 from advrec.losses import scale_for_replicas
-from advrec.training import RankingValidation
+from advrec.training import RankingValidation, backed_up_epoch, fit_ranker
 
 LOSSES = ("bce", "sampled_softmax")
 ADVERSARIES = (None, "apr", "substitution")
@@ -145,6 +145,7 @@ class SASRec(keras.Model):
                     n_heads,
                     dim // n_heads,
                     dropout=dropout,
+                    seed=seed + 10 * b + 5,  # its attention dropout, else the global stream
                     kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 10 * b + 1),
                     dtype=policy,
                 ),
@@ -171,6 +172,12 @@ class SASRec(keras.Model):
         self.input_dropout = keras.layers.Dropout(dropout, seed=seed + 7, dtype=policy)
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, dtype=policy)
         self.final_norm.build(shape)
+        # The positions of every random stream (negatives, each dropout) are training state:
+        # saved with the weights, so a run resumed from a checkpoint draws what an uninterrupted
+        # run would. (Keras leaves seed-generator states out of `weights`.)
+        for layer in self._flatten_layers(include_self=True):
+            for generator in layer._seed_generators:
+                self._track_variable(generator.state)
         self.built = True
 
     # -- the network ---------------------------------------------------------------------------
@@ -334,7 +341,8 @@ class SASRec(keras.Model):
             else:
                 loss = self.sequence_loss(item_vectors, inputs, targets, negatives)
                 adversarial_loss = tf.constant(0.0)
-            scaled = self.optimizer.scale_loss(scale_for_replicas(loss))
+            positions = tf.reduce_sum(tf.cast(tf.not_equal(targets, self.pad), tf.float32))
+            scaled = self.optimizer.scale_loss(scale_for_replicas(loss, count=positions))
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
         self.loss_tracker.update_state(loss)
@@ -359,7 +367,7 @@ def fit_sasrec(
     sequences: SequenceSplit,
     epochs: int = 200,
     batch_size: int = 128,
-    learning_rate: float = 1e-3,
+    learning_rate: float | None = None,
     optimizer: keras.optimizers.Optimizer | None = None,
     eval_every: int = 5,
     patience: int | None = 4,
@@ -367,31 +375,51 @@ def fit_sasrec(
     seed: int = 0,
     verbose: int | str = 0,
     callbacks=(),
+    backup_dir=None,
 ) -> RankingValidation:
-    """Trains ``model`` with Keras ``fit`` and early stopping on validation NDCG@10.
+    """Trains ``model`` through :func:`advrec.training.fit_ranker` on training windows.
 
-    Validation ranks every item the user has not seen in training, scored from the training
-    history (:meth:`SASRec.score_all`). The model ends with its best validation weights; the
-    returned callback holds ``best``, ``best_epoch`` and ``history``.
+    The batches are :func:`advrec.data.sequences.training_sequences` (``seed`` fixes their
+    order); an uncompiled model gets Adam with ``learning_rate`` (1e-3 unless given) and
+    ``beta_2 = 0.98``, as in the paper, unless ``optimizer`` is given. Validation
+    ranks every item the user has not seen in training, scored from the training history
+    (:meth:`SASRec.score_all`), and stops early on NDCG@10; the model ends with its best
+    validation weights. Everything ``fit_ranker`` offers holds here too: several devices,
+    several workers (``MultiWorkerMirroredStrategy``), ``backup_dir`` to resume an interrupted
+    run with the same result. Returns the validation callback (``best``, ``best_epoch``,
+    ``history``).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}.")
     if getattr(model, "optimizer", None) is None:
-        model.compile(
-            optimizer=optimizer or keras.optimizers.Adam(learning_rate, beta_2=0.98),
-            jit_compile=jit_compile,
-        )
-    validation = RankingValidation(
-        sequences.split, monitor="ndcg@10", every=eval_every, patience=patience
+        if optimizer is not None and learning_rate is not None:
+            raise ValueError("give either an optimizer or a learning_rate for Adam, not both.")
+        if optimizer is None:
+            optimizer = keras.optimizers.Adam(learning_rate or 1e-3, beta_2=0.98)
+        learning_rate = None
+    steps_per_epoch = int(
+        training_sequences(sequences.train, model.max_len, batch_size, seed=seed).cardinality()
     )
-    data = training_sequences(sequences.train, model.max_len, batch_size, seed=seed)
-    steps = int(data.cardinality())
-    model.fit(
-        data.repeat(),
+    data = training_sequences(
+        sequences.train,
+        model.max_len,
+        batch_size,
+        seed=seed,
+        epochs=None,
+        first_epoch=backed_up_epoch(backup_dir),
+    )
+    return fit_ranker(
+        model,
+        sequences.split,
         epochs=epochs,
-        steps_per_epoch=steps,
-        callbacks=[validation, *callbacks],
+        learning_rate=learning_rate,  # None, or fit_ranker refuses it for a compiled model
+        optimizer=optimizer,
+        eval_every=eval_every,
+        patience=patience,
         verbose=verbose,
-        shuffle=False,
+        callbacks=callbacks,
+        data=data,
+        steps_per_epoch=steps_per_epoch,
+        jit_compile=jit_compile,
+        backup_dir=backup_dir,
     )
-    return validation
