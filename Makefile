@@ -64,12 +64,12 @@ notebooks: data
 	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider $(NOTEBOOKS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check advrec tests benchmarks tools book/figures
-	$(BIN)/ruff format --check advrec tests benchmarks tools book/figures
+	$(BIN)/ruff check advrec tests benchmarks tools book
+	$(BIN)/ruff format --check advrec tests benchmarks tools book
 
 format: $(STAMP)
-	$(BIN)/ruff format advrec tests benchmarks tools book/figures
-	$(BIN)/ruff check --fix advrec tests benchmarks tools book/figures
+	$(BIN)/ruff format advrec tests benchmarks tools book
+	$(BIN)/ruff check --fix advrec tests benchmarks tools book
 
 # Cornac (the speed reference for BPR-MF) in an environment of its own, never a dependency of advrec.
 BENCH_VENV := .bench-venv
