@@ -116,6 +116,7 @@ def select_on_validation(
     monitor: str = "ndcg@10",
     ks: Sequence[int] = (10, 20),
     allow_edge: bool = False,
+    max_extensions: int = 0,
 ) -> Selection:
     """Trains ``train_fn(value)`` for each grid value and keeps the best on validation.
 
@@ -123,6 +124,11 @@ def select_on_validation(
     :func:`evaluate_split` on ``split.valid``, or directly a mapping of validation metrics
     (e.g. when training already selected an epoch on validation). Ties go to the earlier grid
     value, so order the grid from the simplest setting (e.g. the strongest regularisation).
+
+    ``max_extensions`` grows a numeric grid (increasing, positive values, read as geometric):
+    while the best value is the smallest or the largest, one more value is tried beyond that
+    edge at the ratio of the two values there, at most ``max_extensions`` times. The grid of
+    the returned selection holds every value tried, in increasing order.
 
     Raises:
         EdgeOfGridError: the best value is the first or last of the grid (or the grid has one
@@ -133,31 +139,55 @@ def select_on_validation(
     grid = list(grid)
     if not grid:
         raise ValueError("the grid is empty; give the values to choose from.")
-    metrics, scores = [], []
-    best_model, best_score = None, -np.inf
-    for value in grid:
-        trained = train_fn(value)
-        if isinstance(trained, Mapping):
-            result = {name: float(v) for name, v in trained.items()}
+    if max_extensions and (
+        len(grid) < 2
+        or not all(isinstance(v, int | float) and v > 0 for v in grid)
+        or grid != sorted(set(grid))
+    ):
+        raise ValueError(
+            f"to be extended, a grid must hold >= 2 increasing positive values, got {grid}."
+        )
+    metrics: list[dict[str, float]] = []  # of each grid value, in grid order
+    trained: list[Any] = []  # what train_fn returned for each (kept until the choice is made)
+
+    def evaluate(value, position: int) -> None:
+        model = train_fn(value)
+        if isinstance(model, Mapping):
+            result = {name: float(v) for name, v in model.items()}
         else:
-            result = evaluate_split(trained, split, "valid", ks=ks)
+            result = evaluate_split(model, split, "valid", ks=ks)
         if monitor not in result:
             raise ValueError(f"monitor {monitor!r} is not one of {sorted(result)}.")
-        metrics.append(result)
-        scores.append(result[monitor])
-        if result[monitor] > best_score:
-            best_score, best_model = result[monitor], trained
-    index = int(np.argmax(scores))  # first of equal maxima
+        metrics.insert(position, result)
+        trained.insert(position, model)
+
+    def best_index() -> int:
+        return int(np.argmax([result[monitor] for result in metrics]))  # first of equal maxima
+
+    for position, value in enumerate(grid):
+        evaluate(value, position)
+    for _ in range(max_extensions):
+        index = best_index()
+        if index == 0:
+            grid.insert(0, grid[0] * grid[0] / grid[1])
+            evaluate(grid[0], 0)
+        elif index == len(grid) - 1:
+            grid.append(grid[-1] * grid[-1] / grid[-2])
+            evaluate(grid[-1], len(grid) - 1)
+        else:
+            break
+    index = best_index()
+    scores = [result[monitor] for result in metrics]
     at_edge = index in (0, len(grid) - 1)
     selection = Selection(
-        grid[index], index, grid, np.asarray(scores), at_edge, best_model, metrics
+        grid[index], index, grid, np.asarray(scores), at_edge, trained[index], metrics
     )
     if at_edge and not allow_edge:
         where = "only value" if len(grid) == 1 else ("first" if index == 0 else "last")
         raise EdgeOfGridError(
             f"validation {monitor} is best at {grid[index]!r}, the {where} grid value "
             f"(scores {np.round(scores, 4).tolist()}); the optimum may lie beyond it. Extend the "
-            "grid past it, or pass allow_edge=True if the edge is a real bound.",
+            "grid past it (max_extensions), or pass allow_edge=True if the edge is a real bound.",
             selection,
         )
     return selection

@@ -1,10 +1,10 @@
-"""Selection on validation: the best value wins, and a grid is extended past a winning edge."""
+"""Selection on validation: a numeric grid is extended past a winning edge."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from advrec.tuning import is_interior, select_on_validation
+from advrec.protocol import select_on_validation
 
 
 class _Peaked:
@@ -31,13 +31,25 @@ def test_extends_the_grid_until_the_best_value_is_inside(tiny_interactions):
         built.append(value)
         return _Peaked(value)
 
-    best, _, scores = select_on_validation(
-        build, [1.0, 10.0, 100.0], split, monitor="ndcg@3", ks=(3,), max_extensions=3
+    selection = select_on_validation(
+        [1.0, 10.0, 100.0], build, split, monitor="ndcg@3", ks=(3,), max_extensions=3
     )
-    assert best == pytest.approx(1000.0) and is_interior(list(scores), best)
+    assert selection.value == pytest.approx(1000.0) and not selection.at_edge
     assert built == pytest.approx([1.0, 10.0, 100.0, 1000.0, 10000.0])
+    assert selection.grid == pytest.approx([1.0, 10.0, 100.0, 1000.0, 10000.0])
+    assert selection.model.scores[5] == pytest.approx(3.0)  # the chosen value's model
+    assert selection.scores.argmax() == selection.index == 3
 
 
-def test_rejects_a_bad_grid(tiny_interactions):
+def test_extension_grows_downwards_too_and_refuses_a_bad_grid(tiny_interactions):
+    from advrec.data import Interactions
+    from advrec.data.splits import Split
+
+    valid = Interactions.from_arrays([0], [5], n_users=4, n_items=6)
+    split = Split(tiny_interactions, valid, valid, "toy")
+    selection = select_on_validation(
+        [1e4, 1e5], _Peaked, split, monitor="ndcg@3", ks=(3,), max_extensions=2
+    )
+    assert selection.grid == pytest.approx([100.0, 1e3, 1e4, 1e5]) and selection.index == 1
     with pytest.raises(ValueError, match="increasing positive"):
-        select_on_validation(lambda v: None, [10.0, 1.0], None)
+        select_on_validation([10.0, 1.0], lambda v: None, None, max_extensions=1)
