@@ -12,7 +12,7 @@ Run ``python tests/site_check.py`` from the repository root (``make site-check``
    not exist; an image that does not load; mathematics MathJax did not typeset (raw ``$$``,
    ``\\(``, ``\\[`` left in the text, no MathJax output, a TeX error, or a displayed formula
    wider than the text column, which the reader sees cut off); a cell output showing a
-   traceback or a "not measured"/"skipped" placeholder;
+   traceback, a "not measured"/"skipped" placeholder or a Markdown table left as text;
 4. saves a full-page screenshot of each page into ``_build/site-check/screenshots/`` for a human.
 
 Options: ``--no-build`` checks an existing build, ``--html DIR`` checks another build (e.g. the
@@ -69,6 +69,8 @@ LAUNCH_FLAGS = [
 ]
 LOCAL_SCHEMES = ("file", "data", "blob", "about")
 PLACEHOLDER = re.compile(r"\b(not measured|skipped)\b", re.IGNORECASE)
+# A Markdown table's delimiter row left in an output's text: the table was not rendered.
+RAW_TABLE = re.compile(r"\|\s*(?:-{3,}|—+)\s*\|\s*(?:-{3,}|—+)\s*\|")
 RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{")
 # What the page reports about itself once it has loaded and MathJax has finished.
 PROBE = r"""
@@ -187,6 +189,9 @@ def build_site(out: Path) -> Path:
     subprocess.run([sys.executable, str(ROOT / "tools" / "fetch_mathjax.py")], check=True)
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config.setdefault("execute", {})["execute_notebooks"] = "off"
+    # A fresh build: Sphinx never deletes the pages of documents that left the source tree, and
+    # the check must see only what the book builds now.
+    shutil.rmtree(out / "_build", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
@@ -296,6 +301,8 @@ def check_page(tab: DevTools, page: Path, html_dir: Path, shots: Path) -> list[s
     for output in info["outputs"]:
         if "Traceback (most recent call last)" in output:
             problems.append(f"cell output shows a traceback: {output[:200]}")
+        if RAW_TABLE.search(output):
+            problems.append(f"cell output shows an unrendered Markdown table: {output[:120]}")
         for match in PLACEHOLDER.finditer(output):
             context = output[max(0, match.start() - 80) : match.end() + 80]
             problems.append(f"cell output shows a placeholder: …{' '.join(context.split())}…")

@@ -61,6 +61,7 @@ def test_every_planted_fault_is_reported_and_a_clean_page_passes(tmp_path, capsy
         '<a href="index.html#nowhere">a dead anchor</a>'
         '<div class="cell_output">Traceback (most recent call last): boom</div>'
         '<div class="cell_output">ML-1M: not measured</div>'
+        '<div class="cell_output"><p>| model | ndcg@10 | |—|—| | BPR-MF | 0.25 |</p></div>'
         "<script>console.error('planted error'); fetch('http://example.org/data.json')</script>",
     )
     code = site_check.main(["--html", str(site), "--screenshots", str(tmp_path / "shots")])
@@ -73,6 +74,7 @@ def test_every_planted_fault_is_reported_and_a_clean_page_passes(tmp_path, capsy
         "missing anchor #nowhere in index.html",
         "cell output shows a traceback",
         "cell output shows a placeholder",
+        "cell output shows an unrendered Markdown table",
         "console error: planted error",
         "loads from the network: http://example.org/data.json",
     ):
