@@ -87,6 +87,7 @@ class _Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated interruption")
 
 
+@pytest.mark.slow  # three fits
 def test_an_interrupted_run_resumes_to_the_same_weights(synthetic_split, tmp_path):
     def run(callbacks=()):
         model = BPRMF(synthetic_split.train, dim=4, seed=2)
@@ -120,6 +121,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(synthetic_split, tmp_pat
     assert int(resumed.optimizer.iterations.numpy()) == int(reference.optimizer.iterations)
 
 
+@pytest.mark.slow  # three fits
 def test_restart_from_trains_like_a_fresh_model(synthetic_split):
     def fit(model):
         return fit_ranker(
