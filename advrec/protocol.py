@@ -15,6 +15,7 @@ Runs over seeds, paired comparisons and result tables are in :mod:`advrec.experi
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,7 +142,7 @@ def select_on_validation(
         raise ValueError("the grid is empty; give the values to choose from.")
     if max_extensions and (
         len(grid) < 2
-        or not all(isinstance(v, int | float) and v > 0 for v in grid)
+        or not all(isinstance(v, numbers.Real) and v > 0 for v in grid)
         or grid != sorted(set(grid))
     ):
         raise ValueError(
