@@ -10,26 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from loopback import free_ports
 
 JOB = Path(__file__).with_name("multiworker_job.py")
 TIMEOUT_S = 240
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _start(out: Path, tf_config: dict | None) -> subprocess.Popen:
@@ -48,7 +38,7 @@ def _start(out: Path, tf_config: dict | None) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_two_workers_agree_with_one_process(tmp_path):
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     outputs = [tmp_path / name for name in ("reference.npz", "worker0.npz", "worker1.npz")]
     processes = [_start(outputs[0], None)] + [
         _start(out, {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})

@@ -27,25 +27,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
+from loopback import free_ports
 
 TIMEOUT_S = 240
 SHARDED_ERROR = "'ShardedVariable' object has no attribute 'handle'"
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _run_job(shards: int) -> dict:
@@ -102,8 +92,8 @@ def _job(shards: int) -> dict:
 
     cluster = tf.train.ClusterSpec(
         {
-            "worker": [f"127.0.0.1:{port}" for port in _free_ports(2)],
-            "ps": [f"127.0.0.1:{port}" for port in _free_ports(2)],
+            "worker": [f"127.0.0.1:{port}" for port in free_ports(2)],
+            "ps": [f"127.0.0.1:{port}" for port in free_ports(2)],
         }
     )
     # With the default pools (one thread per core) a 2-core machine deadlocks: the workers'

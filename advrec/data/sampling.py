@@ -7,6 +7,8 @@ with XLA) and a fresh negative is drawn for every pair in every epoch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -65,12 +67,24 @@ def positive_pairs(
 
         return tf.data.Dataset.range(n_batches).map(batch)
 
+    return epoch_passes(one_epoch, n_batches, epochs, first_epoch)
+
+
+def epoch_passes(
+    one_epoch: Callable[[tf.Tensor], tf.data.Dataset],
+    n_batches: int,
+    epochs: int | None,
+    first_epoch: int = 0,
+) -> tf.data.Dataset:
+    """Passes ``first_epoch, first_epoch + 1, ...`` of ``one_epoch(e)`` (int64 ``e``), one after
+    another: ``epochs`` of them, or forever for ``None``. Each pass has ``n_batches`` batches;
+    the cardinality is asserted so Keras knows the length (or that it is infinite)."""
     passes = tf.data.Dataset.counter(start=first_epoch)
     if epochs is not None:
         passes = passes.take(epochs)
     batches = passes.flat_map(one_epoch)
-    if epochs is not None:
-        batches = batches.apply(tf.data.experimental.assert_cardinality(n_batches * epochs))
+    cardinality = tf.data.INFINITE_CARDINALITY if epochs is None else n_batches * epochs
+    batches = batches.apply(tf.data.experimental.assert_cardinality(cardinality))
     # No autotuning: deleting an autotuned iterator took 0.5-1.8 s here, inside every short fit.
     options = tf.data.Options()
     options.autotune.enabled = False

@@ -115,6 +115,14 @@ def leave_last_out(interactions: Interactions, max_len: int = 50) -> SequenceSpl
     )
 
 
+def windows_per_user(train: Interactions, max_len: int) -> np.ndarray:
+    """int ``[n_users]``: training windows of each user, ``ceil((n - 1) / max_len)`` for ``n > 1``
+    items (see :func:`training_windows`)."""
+    max_len = _check_max_len(max_len)
+    counts = np.bincount(train.user, minlength=train.n_users)
+    return np.where(counts > 1, -(-(counts - 1) // max_len), 0)
+
+
 def training_windows(train: Interactions, max_len: int) -> tuple[np.ndarray, ...]:
     """Every training history cut into windows of ``max_len + 1`` items, newest window first.
 
@@ -133,7 +141,7 @@ def training_windows(train: Interactions, max_len: int) -> tuple[np.ndarray, ...
     counts = np.bincount(user, minlength=train.n_users)
     ends = np.cumsum(counts)
     from_end = ends[user] - 1 - np.arange(len(user))  # 0 = the user's newest item
-    n_windows = np.where(counts > 1, -(-(counts - 1) // max_len), 0)  # per user
+    n_windows = windows_per_user(train, max_len)
     first_window = np.concatenate([[0], np.cumsum(n_windows)[:-1]])
     total = int(n_windows.sum())
     inputs = np.full((total, max_len), pad, np.int32)
@@ -171,6 +179,8 @@ def training_sequences(
     """
     import tensorflow as tf
 
+    from advrec.data.sampling import epoch_passes
+
     if len(train) == 0:
         raise ValueError("the training table is empty: nothing to train on.")
     if batch_size < 1:
@@ -196,15 +206,7 @@ def training_sequences(
 
         return tf.data.Dataset.range(n_batches).map(batch)
 
-    passes = tf.data.Dataset.counter(start=first_epoch)
-    if epochs is not None:
-        passes = passes.take(epochs)
-    batches = passes.flat_map(one_epoch)
-    cardinality = tf.data.INFINITE_CARDINALITY if epochs is None else n_batches * epochs
-    batches = batches.apply(tf.data.experimental.assert_cardinality(cardinality))
-    options = tf.data.Options()
-    options.autotune.enabled = False  # see advrec.data.positive_pairs
-    return batches.prefetch(2).with_options(options)
+    return epoch_passes(one_epoch, n_batches, epochs, first_epoch)
 
 
 def synthetic_sequences(

@@ -46,7 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from advrec.data.sampling import NegativeSampler
-from advrec.data.sequences import SequenceSplit, training_sequences
+from advrec.data.sequences import SequenceSplit, training_sequences, windows_per_user
 from advrec.losses import scale_for_replicas
 from advrec.training import RankingValidation, backed_up_epoch, fit_ranker
 
@@ -397,9 +397,9 @@ def fit_sasrec(
         if optimizer is None:
             optimizer = keras.optimizers.Adam(learning_rate or 1e-3, beta_2=0.98)
         learning_rate = None
-    steps_per_epoch = int(
-        training_sequences(sequences.train, model.max_len, batch_size, seed=seed).cardinality()
-    )
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    steps_per_epoch = -(-int(windows_per_user(sequences.train, model.max_len).sum()) // batch_size)
     data = training_sequences(
         sequences.train,
         model.max_len,
