@@ -48,6 +48,39 @@ def replica_normal(
     return _replica_slice(tf.random.stateless_normal, shape, seed_generator)
 
 
+def replica_randint(
+    shape: tuple[tf.Tensor | int, ...],
+    maxval: tf.Tensor | int,
+    seed_generator: keras.random.SeedGenerator,
+) -> tf.Tensor:
+    """int32 ``shape`` uniform in ``[0, maxval)`` (``maxval`` a scalar or broadcastable to
+    ``shape``): ``floor(u * maxval)`` of :func:`replica_uniform`'s ``u``, so replicas draw
+    their own slices of one global draw."""
+    uniform = replica_uniform(shape, seed_generator)
+    maxval = tf.convert_to_tensor(maxval, tf.int32)
+    draw = tf.cast(uniform * tf.cast(maxval, tf.float32), tf.int32)
+    return tf.minimum(draw, maxval - 1)  # float rounding can reach maxval
+
+
+def replica_categorical(
+    weights: tf.Tensor, num_samples: int, seed_generator: keras.random.SeedGenerator
+) -> tf.Tensor:
+    """int32 ``[B, num_samples]``: draws with replacement from each row of ``weights``.
+
+    ``weights`` float ``[B, n]`` are non-negative and need not sum to one; row ``b`` draws class
+    ``k`` with probability ``weights[b, k] / sum(weights[b])`` (a class of weight 0 is never
+    drawn). Inverse-CDF sampling with :func:`replica_uniform` numbers: each replica draws its
+    own rows of one global stream, and the search (``tf.searchsorted``) compiles with XLA.
+    """
+    weights = tf.cast(weights, tf.float32)
+    cumulative = tf.cumsum(weights, axis=-1)  # [B, n], non-decreasing
+    uniform = replica_uniform((tf.shape(weights)[0], num_samples), seed_generator)
+    # u * total < total, so the search never runs past the last class of positive weight.
+    points = uniform * cumulative[:, -1:]
+    samples = tf.searchsorted(cumulative, points, side="right", out_type=tf.int32)
+    return tf.minimum(samples, tf.shape(weights)[-1] - 1)
+
+
 def _replica_slice(draw, shape, seed_generator: keras.random.SeedGenerator) -> tf.Tensor:
     """This replica's rows of ``draw(global shape, seed)``: the global batch is the replicas'
     batches in replica order, which may differ in size by one (an odd last batch)."""

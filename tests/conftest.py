@@ -39,3 +39,13 @@ def tiny_interactions():
     users = np.repeat(np.arange(4), 3)
     items = np.concatenate([np.arange(u, u + 3) for u in range(4)])
     return Interactions.from_arrays(users, items, n_users=4, n_items=6)
+
+
+@pytest.fixture(scope="session")
+def two_devices() -> tf.distribute.MirroredStrategy:
+    """A real two-replica strategy over the two logical CPUs, one for the whole session:
+    TensorFlow's collective ops cache their instances by key, and a second strategy over the
+    same devices reuses the keys (a shape mismatch follows)."""
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert strategy.num_replicas_in_sync == 2
+    return strategy

@@ -16,17 +16,6 @@ from advrec.distribute import replica_uniform
 from advrec.gan import GAN, mlp_discriminator, mlp_generator
 from advrec.models import AMF, BPRMF, AdversarialBPRMF
 
-TWO_DEVICES = ["/cpu:0", "/cpu:1"]
-
-
-@pytest.fixture(scope="module")
-def two_devices() -> tf.distribute.MirroredStrategy:
-    """One strategy for the module: TensorFlow's collective ops cache their instances by key, and
-    a second strategy over the same devices reuses the keys (a shape mismatch follows)."""
-    strategy = tf.distribute.MirroredStrategy(TWO_DEVICES)
-    assert strategy.num_replicas_in_sync == 2
-    return strategy
-
 
 def _labels(n_users: int) -> np.ndarray:
     return (np.arange(n_users) % 3 == 0).astype(np.int32)

@@ -42,6 +42,7 @@ import tensorflow as tf
 from advrec.data.interactions import Interactions
 from advrec.data.sampling import positive_pairs
 from advrec.data.splits import Split
+from advrec.distribute import replica_normal, replica_uniform
 from advrec.losses import (
     discriminator_cross_entropy,
     non_saturating_generator_loss,
@@ -412,9 +413,7 @@ class ProfileGAN(keras.Model):
     def generate(self, templates: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
         """Fillers float32 ``[B, n_items]`` (0/1 forward, straight-through gradient) and logits."""
         templates = tf.cast(templates, tf.float32) * self.not_target
-        noise = keras.random.normal(
-            (tf.shape(templates)[0], self.latent_dim), seed=self.seed_generator
-        )
+        noise = replica_normal((tf.shape(templates)[0], self.latent_dim), self.seed_generator)
         logits = self.generator(tf.concat([templates, noise], axis=1), training=training)
         masked = logits - 1e9 * (1.0 - self.not_target)  # the target is never a filler
         soft = self.filler_size * tf.nn.softmax(masked, axis=-1)
@@ -425,7 +424,9 @@ class ProfileGAN(keras.Model):
     def real_subsets(self, templates: tf.Tensor) -> tf.Tensor:
         """float32 ``[B, n_items]``: a random ``filler_size``-subset of each real profile."""
         templates = tf.cast(templates, tf.float32) * self.not_target
-        keys = templates + keras.random.uniform(tf.shape(templates), seed=self.seed_generator)
+        keys = templates + replica_uniform(
+            (tf.shape(templates)[0], self.n_items), self.seed_generator
+        )
         _, top = tf.math.top_k(keys, k=self.filler_size)  # real items (key >= 1) come first
         return tf.reduce_max(tf.one_hot(top, self.n_items), axis=1)
 

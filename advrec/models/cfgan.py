@@ -21,6 +21,8 @@ import keras
 import tensorflow as tf
 
 from advrec.data.interactions import Interactions
+from advrec.data.sampling import epoch_passes
+from advrec.distribute import replica_uniform
 from advrec.models.two_player import TwoPlayerRecommender, dense_rows, player_update
 
 MODES = ("user", "item")
@@ -43,14 +45,11 @@ def cfgan_masks(
         purchase).
     """
     unobserved = 1.0 - real
-    draws = keras.random.uniform(tf.concat([[2], tf.shape(real)], 0), seed=seed)
-    mask = real + unobserved * tf.cast(draws[0] < pm_ratio, real.dtype)
-    zero = unobserved * tf.cast(draws[1] < zr_ratio, real.dtype)
+    n = tf.shape(real)[1]
+    draws = replica_uniform((tf.shape(real)[0], 2 * n), seed)  # this replica's rows
+    mask = real + unobserved * tf.cast(draws[:, :n] < pm_ratio, real.dtype)
+    zero = unobserved * tf.cast(draws[:, n:] < zr_ratio, real.dtype)
     return mask, zero
-
-
-def _as_int32(row: tf.Tensor) -> tf.Tensor:
-    return tf.cast(row, tf.int32)
 
 
 def _as_input(rows: tf.Tensor) -> tuple[tf.Tensor]:
@@ -137,13 +136,31 @@ class CFGAN(TwoPlayerRecommender):
     def generator_variables(self) -> list[tf.Variable]:
         return self.generator.trainable_variables
 
-    def row_batches(self, batch_size: int, seed: int = 0) -> tf.data.Dataset:
-        """Batches ``(rows,)`` of int32 row ids, reshuffled every epoch."""
+    def row_batches(
+        self, batch_size: int, seed: int = 0, epochs: int | None = 1
+    ) -> tf.data.Dataset:
+        """Batches ``(rows,)`` of int32 row ids ``[batch_size]``: ``epochs`` passes over the
+        rows (``None``: forever), pass ``e`` in the order of the stateless seed ``(seed, e)``.
+
+        The order depends on ``seed`` alone (``Dataset.shuffle`` also depends on TensorFlow's
+        global seed and on how often the dataset was iterated). Train on the endless stream with
+        ``fit(..., steps_per_epoch=self.batches_per_epoch(batch_size))`` for a new order every
+        epoch.
+        """
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
-        rows = tf.data.Dataset.range(self.n_rows).map(_as_int32)
-        rows = rows.shuffle(self.n_rows, seed=seed, reshuffle_each_iteration=True)
-        return rows.batch(batch_size).map(_as_input).prefetch(tf.data.AUTOTUNE)
+        n_rows, n_batches = self.n_rows, self.batches_per_epoch(batch_size)
+
+        def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
+            pass_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
+            order = tf.random.experimental.stateless_shuffle(tf.range(n_rows), seed=pass_seed)
+            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).map(_as_input)
+
+        return epoch_passes(one_epoch, n_batches, epochs)
+
+    def batches_per_epoch(self, batch_size: int) -> int:
+        """Batches of :meth:`row_batches` in one pass over the rows."""
+        return -(-self.n_rows // batch_size)
 
     def generate(self, rows: tf.Tensor) -> tf.Tensor:
         """float32 ``[B, n_columns]`` generated vectors for int32 ``[B]`` rows."""
@@ -224,7 +241,8 @@ def fit_cfgan(
     model.compile(keras.optimizers.Adam(learning_rate), keras.optimizers.Adam(learning_rate))
     validation = RankingValidation(split, monitor=monitor, ks=ks, every=eval_every, patience=None)
     model.fit(
-        model.row_batches(batch_size, seed=seed),
+        model.row_batches(batch_size, seed=seed, epochs=None),  # a new order every epoch
+        steps_per_epoch=model.batches_per_epoch(batch_size),
         epochs=epochs,
         callbacks=[validation, *callbacks],
         verbose=0,

@@ -32,6 +32,7 @@ import tensorflow as tf
 from advrec.data.coldstart import ColdStartSplit
 from advrec.data.interactions import Interactions
 from advrec.data.sampling import positive_pairs
+from advrec.distribute import replica_randint, replica_uniform
 from advrec.losses import scale_for_replicas
 from advrec.metrics import evaluate_ranking
 from advrec.training import RankingValidation
@@ -118,6 +119,10 @@ class ColdStartModel(keras.Model):
         self.opposite_table = tf.constant(opposite_table)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        # Every variable is created in ``__init__`` (here and by the subclass), so the model is
+        # built now: under a ``tf.distribute`` strategy ``fit`` would otherwise build it by
+        # calling it on a batch of (user, item) pairs, which are not its input.
+        self.built = True
 
     def pair_ids(self, data) -> tuple[tf.Tensor, tf.Tensor]:
         """(warm-space entity ids, full opposite ids), int32 ``[B]``, from a batch of pairs."""
@@ -248,15 +253,17 @@ class DropoutNetRecommender(ColdStartModel):
     def train_step(self, data):
         entity, opposite = self.pair_ids(data)
         batch = tf.shape(entity)[0]
-        others = keras.random.randint(
-            [batch], 0, self.n_warm, dtype="int32", seed=self.seed_generator
-        )
+        # Per-replica draws (each replica its slice of one global stream): [B, 2] columns keep
+        # the layout of one device's draw whatever the number of replicas.
+        others = replica_randint((batch,), self.n_warm, self.seed_generator)
         entities = tf.concat([entity, others], axis=0)  # [2B]
         opposite_rows = tf.gather(self.opposite_table, tf.concat([opposite, opposite], axis=0))
         real = tf.gather(self.entity_table, entities)
         target = tf.reduce_sum(real * opposite_rows, axis=-1)
-        draw = keras.random.uniform([2 * batch, 1], seed=self.seed_generator)
-        keep = tf.cast(draw >= self.dropout_rate, tf.float32)
+        draw = replica_uniform((batch, 2), self.seed_generator)  # [B, 2]
+        keep = tf.cast(
+            tf.concat([draw[:, :1], draw[:, 1:]], axis=0) >= self.dropout_rate, tf.float32
+        )
         with tf.GradientTape() as tape:
             left = self.tower(real, tf.gather(self.warm_features, entities), keep, training=True)
             right = self.opposite_tower(opposite_rows)
@@ -346,9 +353,7 @@ class AdversarialGenerator(ColdStartModel):
     def train_step(self, data):
         entity, opposite = self.pair_ids(data)
         batch = tf.shape(entity)[0]
-        negative = keras.random.randint(
-            [batch], 0, self.n_warm, dtype="int32", seed=self.seed_generator
-        )
+        negative = replica_randint((batch,), self.n_warm, self.seed_generator)
         opposite_rows = tf.gather(self.opposite_table, opposite)
         real = tf.gather(self.entity_table, entity)
         negative_rows = tf.gather(self.entity_table, negative)

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from advrec.data.interactions import Interactions
+from advrec.distribute import replica_categorical
 from advrec.models.two_player import TwoPlayerRecommender, dense_rows, player_update
 
 REWARDS = ("released", "paper")
@@ -194,8 +195,8 @@ class IRGAN(TwoPlayerRecommender):
     def discriminator_step(self, users: tf.Tensor, positives: tf.Tensor) -> tf.Tensor:
         """D learns the pairs against negatives sampled from G at ``temperature``."""
         logits = tf.stop_gradient(self.generator_logits(users)) / self.temperature
-        negatives = keras.random.categorical(logits, 1, seed=self.seed_generator, dtype="int32")
-        negatives = negatives[:, 0]
+        probabilities = tf.nn.softmax(logits, axis=-1)  # [B, n_items]
+        negatives = replica_categorical(probabilities, 1, self.seed_generator)[:, 0]
         with tf.GradientTape() as tape:
             real = self.discriminator_logits(users, positives)
             fake = self.discriminator_logits(users, negatives)
@@ -222,11 +223,8 @@ class IRGAN(TwoPlayerRecommender):
         proposal, weights = importance_proposal(
             probabilities, tf.gather(self.positives, users), self.mix
         )
-        samples = keras.random.categorical(
-            tf.math.log(tf.maximum(proposal, 1e-30)),
-            self.generator_samples,
-            seed=self.seed_generator,
-            dtype="int32",
+        samples = replica_categorical(
+            proposal, self.generator_samples, self.seed_generator
         )  # [B, S]
         reward = tf.stop_gradient(self.rewards(users, samples))
         weighted = reward * tf.gather(weights, samples, batch_dims=1)

@@ -47,6 +47,7 @@ import tensorflow as tf
 
 from advrec.data.sampling import NegativeSampler
 from advrec.data.sequences import SequenceSplit, training_sequences, windows_per_user
+from advrec.distribute import replica_uniform
 from advrec.losses import scale_for_replicas
 from advrec.training import RankingValidation, backed_up_epoch, fit_ranker
 
@@ -314,7 +315,7 @@ class SASRec(keras.Model):
         mixture = tf.nn.relu(one_hot + step)
         mixture = mixture / tf.maximum(tf.reduce_sum(mixture, -1, keepdims=True), 1e-9)
         mixed = tf.einsum("blv,vd->bld", mixture, table)
-        draw = keras.random.uniform(tf.shape(inputs), seed=self.seed_generator)
+        draw = replica_uniform((tf.shape(inputs)[0], tf.shape(inputs)[1]), self.seed_generator)
         switch = tf.cast(draw < self.substitution_rate, tf.float32)[:, :, tf.newaxis]
         switch = switch * tf.cast(valid, tf.float32)
         perturbed = switch * mixed + (1.0 - switch) * tf.cast(item_vectors, tf.float32)

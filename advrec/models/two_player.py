@@ -106,6 +106,10 @@ class TwoPlayerRecommender(keras.Model):
         ``steps_per_epoch`` set to its cardinality, so one iterator serves all epochs."""
         if isinstance(x, tf.data.Dataset) and y is None and not args:
             n_batches = int(x.cardinality())
+            if n_batches == tf.data.INFINITE_CARDINALITY and kwargs.get("steps_per_epoch") is None:
+                raise ValueError(
+                    "the dataset repeats forever: give fit steps_per_epoch (batches per epoch)."
+                )
             if kwargs.get("steps_per_epoch") is None and n_batches > 0:
                 x, kwargs["steps_per_epoch"] = x.repeat(), n_batches
         return super().fit(x, y, *args, **kwargs)
