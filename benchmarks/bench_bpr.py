@@ -157,6 +157,7 @@ def advrec_fit(split, args) -> dict:
     import numpy as np
 
     from advrec.models import BPRMF
+    from advrec.optimizers import RowAdagrad
     from advrec.training import fit_ranker
 
     clock = epoch_clock()
@@ -169,6 +170,7 @@ def advrec_fit(split, args) -> dict:
         "adagrad": lambda: keras.optimizers.Adagrad(
             args.learning_rate, initial_accumulator_value=1e-8
         ),
+        "row-adagrad": lambda: RowAdagrad(args.learning_rate, initial_accumulator_value=1e-8),
         "sgd": lambda: keras.optimizers.SGD(args.learning_rate),
     }[args.optimizer]()
     validation = fit_ranker(
@@ -181,7 +183,7 @@ def advrec_fit(split, args) -> dict:
         seed=args.seed,
         verbose=0,
         callbacks=[clock],
-        jit_compile=args.jit_compile,
+        jit_compile=args.jit_compile and args.optimizer != "row-adagrad",  # no XLA kernel
     )
     # The clock stops after each epoch's validation (fit_ranker runs it first): subtract the
     # evaluations so far, so the times are training alone, compilation included.
@@ -231,7 +233,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved fits per system")
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=2048)
-    parser.add_argument("--optimizer", choices=("adam", "adagrad", "sgd"), default="adam")
+    parser.add_argument(
+        "--optimizer", choices=("adam", "adagrad", "row-adagrad", "sgd"), default="adam"
+    )
     parser.add_argument("--learning-rate", type=float, default=0.01)
     parser.add_argument("--l2", type=float, default=1e-2)
     parser.add_argument("--epochs", type=int, default=60)

@@ -42,26 +42,36 @@ print(json.dumps({"seconds_per_epoch": seconds,
 """
 
 
-def advrec_run(size: str, epochs: int, batch_size: int) -> dict:
+OPTIMIZERS = ("adam", "row-adagrad")
+"""Adam (dense: every row of the tables at every step, XLA-compiled) or
+:class:`advrec.optimizers.RowAdagrad` (the touched rows only, no XLA)."""
+
+
+def advrec_run(size: str, epochs: int, batch_size: int, optimizer: str = "adam") -> dict:
     """Runs in its own process (``--child``): one warm-up epoch, then ``epochs`` timed ones."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     from advrec.data import positive_pairs, synthetic_at_scale
     from advrec.models import BPRMF
+    from advrec.optimizers import RowAdagrad
 
     table = synthetic_at_scale(*SIZES[size])
     model = BPRMF(table, dim=64)
     n_batches = -(-len(table) // batch_size)
-    model.compile(
-        optimizer=keras.optimizers.Adam(0.01), jit_compile=True, steps_per_execution=n_batches
-    )
+    if optimizer == "adam":
+        compiled = {"optimizer": keras.optimizers.Adam(0.01), "jit_compile": True}
+    else:
+        compiled = {"optimizer": RowAdagrad(0.1, initial_accumulator_value=1e-8)}
+        compiled["jit_compile"] = False
+    model.compile(**compiled, steps_per_execution=n_batches)
     data = positive_pairs(table, batch_size, epochs=None)
     model.fit(data, epochs=1, steps_per_epoch=n_batches, verbose=0)
     start = time.perf_counter()
     model.fit(data, epochs=epochs, steps_per_epoch=n_batches, verbose=0)
     seconds = (time.perf_counter() - start) / epochs
     return {
+        "optimizer": optimizer,
         "pairs": len(table),
         "seconds_per_epoch": seconds,
         "triples_per_s": len(table) / seconds,
@@ -84,11 +94,13 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=["ml-1m"])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=8192)
+    parser.add_argument("--optimizers", nargs="+", choices=OPTIMIZERS, default=list(OPTIMIZERS))
     parser.add_argument("--cornac-python", default=os.environ.get("CORNAC_PYTHON"))
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(advrec_run(args.child, args.epochs, args.batch_size)))
+        optimizer = args.optimizers[0]
+        print(json.dumps(advrec_run(args.child, args.epochs, args.batch_size, optimizer)))
         return
     python = args.cornac_python or (
         str(DEFAULT_CORNAC_PYTHON) if DEFAULT_CORNAC_PYTHON.exists() else None
@@ -96,7 +108,11 @@ def main() -> None:
     report = {"load_average_at_start": list(os.getloadavg()), "cpu_count": os.cpu_count()}
     for size in args.sizes:
         ours = [sys.executable, __file__, "--child", size, "--epochs", str(args.epochs)]
-        report[size] = {"advrec": in_subprocess([*ours, "--batch-size", str(args.batch_size)])}
+        ours += ["--batch-size", str(args.batch_size)]
+        report[size] = {
+            f"advrec_{name}": in_subprocess([*ours, "--optimizers", name])
+            for name in args.optimizers
+        }
         if python:
             import numpy as np
 

@@ -92,8 +92,8 @@ class PairwiseRanker(keras.Model):
             loss, extras = self.pairwise_loss(users, positives, negatives)
             scaled = scale_for_replicas(loss, count=tf.size(users))
         gradients = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply(
-            dense_gradients(gradients, self.trainable_variables), self.trainable_variables
-        )
+        if not getattr(self.optimizer, "updates_touched_rows", False):
+            gradients = dense_gradients(gradients, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result(), **extras}
