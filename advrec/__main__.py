@@ -23,6 +23,9 @@ from dataclasses import dataclass
 
 DATASETS = ("ml-100k", "ml-1m", "synthetic")
 """Those of :func:`advrec.protocol.load_split` (kept here so ``--help`` needs no TensorFlow)."""
+DEFAULT_L2 = 1e-2
+"""BPR-MF's default l2, :data:`advrec.models.mf.DEFAULT_L2` (kept here so ``--help`` needs no
+TensorFlow)."""
 PROTOCOLS = ("holdout", "u1", "cfgan")
 REPORTED = ("ndcg@10", "recall@10", "precision@10", "hr@10", "mrr@10", "ndcg@20", "recall@20")
 
@@ -96,7 +99,10 @@ def _fit(model, args: argparse.Namespace, split, epochs: int) -> dict:
 def _add_mf_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dim", type=_positive_int, default=64, help="factor size (default 64)")
     parser.add_argument(
-        "--l2", type=_positive_float, default=1e-4, help="l2 weight on the embeddings (1e-4)"
+        "--l2",
+        type=_positive_float,
+        default=DEFAULT_L2,
+        help=f"l2 weight on the embeddings (default {DEFAULT_L2:g}, validation-best on ML-100K)",
     )
 
 

@@ -95,3 +95,10 @@ def test_the_text_report_says_why_validation_and_test_differ():
     text = format_report(report)
     assert "valid*" in text and "test items stay candidates" in text
     assert "not comparable" in text and "epochs_run: 3" in text
+
+
+def test_the_cli_default_l2_is_the_library_default():
+    from advrec.__main__ import DEFAULT_L2
+    from advrec.models.mf import DEFAULT_L2 as LIBRARY_DEFAULT_L2
+
+    assert DEFAULT_L2 == LIBRARY_DEFAULT_L2
