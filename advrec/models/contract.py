@@ -19,7 +19,10 @@ That one method is all the shared protocol needs (:func:`advrec.protocol.evaluat
   and what loss they add. Every variable (including a second optimizer's state) is created in
   ``__init__``/``build``, so the model works inside ``strategy.scope()``; the step is pure
   TensorFlow with static shapes (it must compile with ``jit_compile=True``); its random numbers
-  come from a ``keras.random.SeedGenerator`` on the model. Saving and restoring are Keras':
+  come from a ``keras.random.SeedGenerator`` on the model, drawn through
+  :mod:`advrec.distribute` (``replica_uniform``, ``replica_normal``, ``replica_randint``,
+  ``replica_categorical``) so that under a strategy each replica draws its own slice of one
+  global stream (``keras.random`` with the mirrored seed gives every replica the same numbers). Saving and restoring are Keras':
   ``model.save_weights("m.weights.h5")``; to restore, construct the same model (same class,
   training data and hyper-parameters) and ``load_weights``; the scores are then identical (a
   model whose variables all exist after ``__init__`` marks itself built there, as
