@@ -240,11 +240,10 @@ def fit_ranker(
             raise ValueError("give either an optimizer or a learning_rate for Adam, not both.")
         if learning_rate is not None and not (math.isfinite(learning_rate) and learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {learning_rate}.")
-        optimizer = optimizer or keras.optimizers.Adam(learning_rate or DEFAULT_LEARNING_RATE)
-        if getattr(optimizer, "updates_touched_rows", False) and jit_compile == "auto":
-            jit_compile = False  # its tf.unique has no XLA kernel (advrec.optimizers.RowAdagrad)
         model.compile(
-            optimizer=optimizer, steps_per_execution=steps_per_epoch, jit_compile=jit_compile
+            optimizer=optimizer or keras.optimizers.Adam(learning_rate or DEFAULT_LEARNING_RATE),
+            steps_per_execution=steps_per_epoch,
+            jit_compile=jit_compile,
         )
     elif (optimizer is not None and optimizer is not model.optimizer) or (
         learning_rate is not None

@@ -7,8 +7,7 @@ import tensorflow as tf
 
 from advrec.data import positive_pairs
 from advrec.models import BPRMF
-from advrec.optimizers import RowAdagrad
-from advrec.training import fit_ranker
+from advrec.optimizers import RowAdagrad, sum_per_row
 
 
 def _adagrad(cls):
@@ -58,7 +57,21 @@ def test_it_trains_on_two_devices_as_on_one(synthetic_split, two_devices):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_fit_ranker_leaves_xla_off_for_it(synthetic_split):
-    model = BPRMF(synthetic_split.train, dim=8, l2=1e-3, seed=1)
-    fit_ranker(model, synthetic_split, epochs=1, optimizer=_adagrad(RowAdagrad), verbose=0)
-    assert model.jit_compile is False
+def test_sum_per_row_pads_with_zero_sums():
+    rows, sums = sum_per_row(tf.constant([7, 2, 7, 7, 4]), tf.constant([1.0, 2.0, 3.0, 4.0, 5.0]))
+    np.testing.assert_array_equal(rows.numpy()[:3], [2, 4, 7])
+    np.testing.assert_allclose(sums.numpy(), [2.0, 5.0, 8.0, 0.0, 0.0])
+    assert ((rows.numpy() >= 0) & (rows.numpy() <= 7)).all()
+
+
+@pytest.mark.slow
+def test_it_compiles_with_xla_to_dense_adagrad(synthetic_split):
+    def trained(cls):
+        model = BPRMF(synthetic_split.train, dim=8, l2=1e-3, seed=1)
+        model.compile(optimizer=_adagrad(cls), jit_compile=True)
+        data = positive_pairs(synthetic_split.train, 128, seed=3, epochs=None)
+        model.fit(data, steps_per_epoch=5, verbose=0)
+        return [w.numpy() for w in model.trainable_weights]
+
+    for a, b in zip(trained(RowAdagrad), trained(keras.optimizers.Adagrad), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

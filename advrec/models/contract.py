@@ -22,12 +22,13 @@ That one method is all the shared protocol needs (:func:`advrec.protocol.evaluat
   come from a ``keras.random.SeedGenerator`` on the model, drawn through
   :mod:`advrec.distribute` (``replica_uniform``, ``replica_normal``, ``replica_randint``,
   ``replica_categorical``) so that under a strategy each replica draws its own slice of one
-  global stream (``keras.random`` with the mirrored seed gives every replica the same numbers). Saving and restoring are Keras':
-  ``model.save_weights("m.weights.h5")``; to restore, construct the same model (same class,
-  training data and hyper-parameters) and ``load_weights``; the scores are then identical (a
-  model whose variables all exist after ``__init__`` marks itself built there, as
-  ``PairwiseRanker`` does, so Keras saves and loads it). Optimizer state is not part of the
-  weights file (use ``keras.callbacks.BackupAndRestore`` to resume training).
+  global stream (``keras.random`` with the mirrored seed gives every replica the same
+  numbers). Saving and restoring are Keras': ``model.save_weights("m.weights.h5")``; to
+  restore, construct the same model (same class, training data and hyper-parameters) and
+  ``load_weights``; the scores are then identical (a model whose variables all exist after
+  ``__init__`` marks itself built there, as ``PairwiseRanker`` does, so Keras saves and loads
+  it). Optimizer state is not part of the weights file (use
+  ``keras.callbacks.BackupAndRestore`` to resume training).
 
 Sequence models that score a user from their recent history, not from a user id, also provide
 ``score_histories`` (:class:`HistoryRecommender`).
