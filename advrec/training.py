@@ -312,16 +312,23 @@ def fit_amf(
     split: Split,
     epsilon: float = 0.5,
     adversarial_weight: float = 1.0,
-    learning_rate: float = 0.01,
+    learning_rate: float | None = None,
     epochs: int = 100,
     batch_size: int = 8192,
     patience: int | None = 5,
     seed: int = 0,
     verbose: int | str = 0,
     jit_compile: bool | str = "auto",
+    optimizer: keras.optimizers.Optimizer | None = None,
+    eval_every: int = 1,
 ):
     """APR's adversarial phase: an AMF initialised from ``pretrained`` (a BPR-MF, left unchanged),
-    trained with a fresh Adam through :func:`fit_ranker` (early stopping on validation).
+    trained with a fresh optimizer through :func:`fit_ranker` (early stopping on validation).
+
+    ``optimizer`` (a new, unused one) replaces the default Adam with ``learning_rate`` (0.01
+    unless given), e.g. the Adagrad of APR's released code. ``eval_every`` is passed to
+    :func:`fit_ranker`; ``eval_every=epochs`` (with ``patience=None``) runs a fixed-length phase
+    and keeps its last weights, as the paper's code does.
 
     Returns ``(amf, validation)``: the AMF, holding its best validation weights, and the
     validation callback.
@@ -342,6 +349,8 @@ def fit_amf(
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
+        optimizer=optimizer,
+        eval_every=eval_every,
         patience=patience,
         seed=seed,
         verbose=verbose,

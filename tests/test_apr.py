@@ -109,3 +109,37 @@ def test_bad_hyper_parameters_are_rejected(synthetic_split):
         AMF(synthetic_split.train, epsilon=-1.0)
     with pytest.raises(ValueError, match="adversarial_weight"):
         AMF(synthetic_split.train, adversarial_weight=-0.5)
+
+
+def test_fit_amf_takes_an_optimizer_and_can_run_a_fixed_length_phase(synthetic_split):
+    from advrec.training import fit_amf
+
+    pretrained = BPRMF(synthetic_split.train, dim=8, seed=0)
+    adagrad = keras.optimizers.Adagrad(0.05, initial_accumulator_value=1e-8)
+    model, validation = fit_amf(
+        pretrained,
+        synthetic_split,
+        optimizer=adagrad,
+        epochs=3,
+        batch_size=1024,
+        eval_every=3,
+        patience=None,
+    )
+    assert model.optimizer is adagrad
+    assert validation.history["epoch"] == [3]  # one evaluation, so the last weights are kept
+    assert len(model.history.epoch) == 3
+    with pytest.raises(ValueError, match="either an optimizer or a learning_rate"):
+        fit_amf(
+            pretrained, synthetic_split, optimizer=keras.optimizers.Adagrad(), learning_rate=0.1
+        )
+
+
+def test_pretrain_bprmf_is_seeded_and_early_stopped(synthetic_split):
+    from advrec.models.apr import pretrain_bprmf
+
+    first, second = (
+        pretrain_bprmf(synthetic_split, l2=1e-3, dim=8, seed=1, epochs=2, batch_size=1024)
+        for _ in range(2)
+    )
+    assert isinstance(first, BPRMF) and first.l2 == 1e-3 and len(first.history.epoch) <= 2
+    np.testing.assert_array_equal(first.user_factors.numpy(), second.user_factors.numpy())

@@ -139,3 +139,46 @@ def test_robustness_curve_starts_at_the_clean_metrics_and_falls(model_and_train,
     single = attacks.evaluate_under_attack(model, synthetic_split, 2.0, method="fgsm")
     fgsm = attacks.robustness_curve(model, synthetic_split, [2.0])
     assert fgsm["ndcg@10"][0] == pytest.approx(single["ndcg@10"], abs=1e-6)
+
+
+def test_relative_budget_moves_every_row_by_its_share_of_its_own_norm(model_and_train):
+    model, train = model_and_train
+    user_norms = np.linalg.norm(model.user_factors.numpy(), axis=1)
+    trained_users = np.flatnonzero(train.user_counts() > 0)
+    fgsm = attacks.fgsm_perturbation(model, train, epsilon=0.2, relative=True)
+    moved = np.linalg.norm(fgsm.users.numpy(), axis=1)
+    np.testing.assert_allclose(moved[trained_users], 0.2 * user_norms[trained_users], rtol=1e-4)
+    pgd = attacks.iterative_perturbation(model, train, epsilon=0.2, steps=4, relative=True)
+    item_norms = np.linalg.norm(model.item_factors.numpy(), axis=1)
+    assert np.all(np.linalg.norm(pgd.items.numpy(), axis=1) <= 0.2 * item_norms * (1 + 1e-5) + 1e-7)
+    assert _attack_loss(model, train, pgd) >= _attack_loss(model, train, fgsm) - 1e-4
+
+
+def test_relative_attack_is_blind_to_the_scale_of_the_embeddings(model_and_train, synthetic_split):
+    # Scaling P up and Q down by the same factor leaves every score unchanged; an absolute budget
+    # then hurts the two models differently, a relative one does not.
+    model, train = model_and_train
+    scaled = BPRMF(train, dim=8, seed=0)
+    scaled.user_factors.assign(10.0 * model.user_factors)
+    scaled.item_factors.assign(model.item_factors / 10.0)
+    scaled.item_bias.assign(model.item_bias)
+    curves = {
+        relative: [
+            attacks.robustness_curve(m, synthetic_split, [0.3], relative=relative)["ndcg@10"][0]
+            for m in (model, scaled)
+        ]
+        for relative in (False, True)
+    }
+    assert curves[True][0] == pytest.approx(curves[True][1], abs=1e-3)
+    assert abs(curves[False][0] - curves[False][1]) > 0.02
+
+
+def test_embedding_norms_are_the_row_norms_of_the_tables(model_and_train):
+    model, _ = model_and_train
+    norms = attacks.embedding_norms(model)
+    users = np.linalg.norm(model.user_factors.numpy(), axis=1)
+    items = np.linalg.norm(model.item_factors.numpy(), axis=1)
+    assert norms["user mean"] == pytest.approx(users.mean(), rel=1e-5)
+    assert norms["user median"] == pytest.approx(np.median(users), rel=1e-5)
+    assert norms["item mean"] == pytest.approx(items.mean(), rel=1e-5)
+    assert norms["item median"] == pytest.approx(np.median(items), rel=1e-5)

@@ -12,6 +12,11 @@ changed: the attacks work on copies of its tables.
   the current perturbed point, each followed by a projection of every row back onto the ε-ball
   (projected gradient ascent, as in Madry et al., 2018).
 
+With ``relative=True`` the budget is a fraction of each row's own norm: row ``r`` moves by at most
+``ε · ‖θ_r‖``, so a model cannot look robust merely by having larger embeddings (an absolute
+budget is smaller, relative to the rows, for a model with larger rows; :func:`embedding_norms`
+gives the sizes to compare it with).
+
 The model must expose ``user_factors [n_users, dim]``, ``item_factors [n_items, dim]`` and
 ``item_bias [n_items]`` and score ``x_ui = p_u · q_i + b_i`` (BPR-MF and AMF do); the item bias is
 not perturbed.
@@ -154,9 +159,36 @@ def _ascent_direction(
     )
 
 
-def _project_rows(delta: tf.Tensor, epsilon: float) -> tf.Tensor:
-    """Scales down every row of ``delta [n, dim]`` whose l2 norm exceeds ``epsilon``."""
-    return tf.clip_by_norm(delta, epsilon, axes=[-1])
+def _project_rows(delta: tf.Tensor, radius: float | tf.Tensor) -> tf.Tensor:
+    """Scales down every row of ``delta [n, dim]`` whose l2 norm exceeds its radius (a scalar,
+    or ``[n, 1]``: one per row)."""
+    norms = tf.norm(delta, axis=-1, keepdims=True)
+    return delta * tf.math.divide_no_nan(radius, tf.maximum(norms, radius))
+
+
+def _radii(tables: FactorTables, epsilon: float, relative: bool) -> tuple:
+    """The budget of every user and item row: ``epsilon`` itself, or, with ``relative``,
+    ``epsilon · ‖row‖`` as ``[n_users, 1]`` and ``[n_items, 1]``."""
+    if not relative:
+        return epsilon, epsilon
+    return tuple(
+        epsilon * tf.norm(table, axis=-1, keepdims=True) for table in (tables.users, tables.items)
+    )
+
+
+def embedding_norms(model) -> dict[str, float]:
+    """Sizes of a BPR-MF-like model's rows, to set beside an absolute budget ε: the mean and
+    median l2 norm of its user rows and of its item rows (all rows of each table).
+
+    Returns ``{"user mean", "user median", "item mean", "item median"}`` (floats).
+    """
+    tables = FactorTables.of(model)
+    sizes = {}
+    for name, table in (("user", tables.users), ("item", tables.items)):
+        norms = np.linalg.norm(np.asarray(table), axis=-1)
+        sizes[f"{name} mean"] = float(norms.mean())
+        sizes[f"{name} median"] = float(np.median(norms))
+    return sizes
 
 
 def _check_epsilon(epsilon: float) -> float:
@@ -175,16 +207,19 @@ def fgsm_perturbation(
     seed: int = 0,
     negatives_per_pair: int = 1,
     triples: tuple[tf.Tensor, tf.Tensor, tf.Tensor] | None = None,
+    relative: bool = False,
 ) -> Perturbation:
     """One-step attack ``Δ = ε · g / ‖g‖`` per row, ``g`` the BPR loss gradient on ``train``.
 
     Args:
         model: a BPR-MF-like model (see the module docstring); it is not modified.
         train: the training pairs the attacker knows.
-        epsilon: l2 norm of each perturbed row.
+        epsilon: l2 norm of each perturbed row (with ``relative``: its fraction of the row's
+            own norm).
         seed, negatives_per_pair: see :func:`training_triples`.
         triples: the attacker's ``(users, positives, negatives)``, if already drawn (then
             ``train``, ``seed`` and ``negatives_per_pair`` are not used).
+        relative: row ``r`` moves by ``ε · ‖θ_r‖`` instead of ``ε``.
     """
     epsilon = _check_epsilon(epsilon)
     tables = FactorTables.of(model)
@@ -192,7 +227,8 @@ def fgsm_perturbation(
     if triples is None:
         triples = training_triples(train, seed, negatives_per_pair)
     d_users, d_items = _ascent_direction(tables, zero, triples)
-    return Perturbation(epsilon * d_users, epsilon * d_items)
+    r_users, r_items = _radii(tables, epsilon, relative)
+    return Perturbation(r_users * d_users, r_items * d_items)
 
 
 def iterative_perturbation(
@@ -204,12 +240,14 @@ def iterative_perturbation(
     seed: int = 0,
     negatives_per_pair: int = 1,
     triples: tuple[tf.Tensor, tf.Tensor, tf.Tensor] | None = None,
+    relative: bool = False,
 ) -> Perturbation:
     """Multi-step attack: ``Δ ← Π_ε(Δ + α · g(Θ + Δ) / ‖g(Θ + Δ)‖)`` per row, ``steps`` times.
 
     Args:
-        model, train, epsilon, seed, negatives_per_pair, triples: as for
-            :func:`fgsm_perturbation`.
+        model, train, epsilon, seed, negatives_per_pair, triples, relative: as for
+            :func:`fgsm_perturbation` (with ``relative``, each row has its own ball, of radius
+            ``ε · ‖θ_r‖``, and its own step, ``α · ‖θ_r‖``).
         steps: number of ascent steps (1 with ``step_size = epsilon`` is FGSM).
         step_size: ``α``; default ``2.5 · epsilon / steps`` (Madry et al., 2018).
     """
@@ -222,12 +260,14 @@ def iterative_perturbation(
         triples = training_triples(train, seed, negatives_per_pair)
     delta = Perturbation(tf.zeros_like(tables.users), tf.zeros_like(tables.items))
     if epsilon == 0.0:
-        return delta  # (projecting onto a ball of radius 0 would divide 0 by 0)
+        return delta
+    r_users, r_items = _radii(tables, epsilon, relative)
+    a_users, a_items = _radii(tables, alpha, relative)
     for _ in range(steps):
         d_users, d_items = _ascent_direction(tables, delta, triples)
         delta = Perturbation(
-            _project_rows(delta.users + alpha * d_users, epsilon),
-            _project_rows(delta.items + alpha * d_items, epsilon),
+            _project_rows(delta.users + a_users * d_users, r_users),
+            _project_rows(delta.items + a_items * d_items, r_items),
         )
     return delta
 
@@ -260,13 +300,16 @@ def attacked_score_all(
     method: str = "fgsm",
     steps: int = 10,
     seed: int = 0,
+    relative: bool = False,
 ) -> ScoreFn:
     """The ``score_fn`` of ``model`` under the attack ``method`` (``"fgsm"`` or
-    ``"iterative"``) with budget ``epsilon``."""
+    ``"iterative"``) with budget ``epsilon`` (``relative``: see :func:`fgsm_perturbation`)."""
     if method == "fgsm":
-        perturbation = fgsm_perturbation(model, train, epsilon, seed=seed)
+        perturbation = fgsm_perturbation(model, train, epsilon, seed=seed, relative=relative)
     elif method == "iterative":
-        perturbation = iterative_perturbation(model, train, epsilon, steps=steps, seed=seed)
+        perturbation = iterative_perturbation(
+            model, train, epsilon, steps=steps, seed=seed, relative=relative
+        )
     else:
         raise ValueError(f"unknown attack {method!r}; choose one of {ATTACKS}.")
     return perturbed_score_all(model, perturbation)
@@ -280,11 +323,13 @@ def evaluate_under_attack(
     steps: int = 10,
     seed: int = 0,
     ks: tuple[int, ...] = (10,),
+    relative: bool = False,
 ) -> dict[str, float]:
     """Test metrics (full ranking, training and validation pairs excluded) of ``model`` under
-    the attack ``method`` with budget ``epsilon``, computed from ``split.train``."""
+    the attack ``method`` with budget ``epsilon``, computed from ``split.train``
+    (``relative``: see :func:`fgsm_perturbation`)."""
     score_fn = attacked_score_all(
-        model, split.train, epsilon, method=method, steps=steps, seed=seed
+        model, split.train, epsilon, method=method, steps=steps, seed=seed, relative=relative
     )
     return evaluate_split(score_fn, split, "test", ks=ks)
 
@@ -297,8 +342,10 @@ def robustness_curve(
     steps: int = 10,
     seed: int = 0,
     ks: Sequence[int] = (10,),
+    relative: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Test metrics of ``model`` under the attack ``method`` at each budget in ``budgets``.
+    """Test metrics of ``model`` under the attack ``method`` at each budget in ``budgets``
+    (``relative``: each a fraction of the row norms, see :func:`fgsm_perturbation`).
 
     The attacker's triples are drawn once (``seed``) and shared by all budgets; FGSM's direction
     does not depend on the budget, so it is computed once too.
@@ -311,14 +358,14 @@ def robustness_curve(
     budgets = [_check_epsilon(b) for b in budgets]
     triples = training_triples(split.train, seed)
     if method == "fgsm":
-        direction = fgsm_perturbation(model, split.train, 1.0, triples=triples)
+        direction = fgsm_perturbation(model, split.train, 1.0, triples=triples, relative=relative)
     curve: dict[str, list[float]] = {}
     for epsilon in budgets:
         if method == "fgsm":
             perturbation = Perturbation(epsilon * direction.users, epsilon * direction.items)
         else:
             perturbation = iterative_perturbation(
-                model, split.train, epsilon, steps=steps, triples=triples
+                model, split.train, epsilon, steps=steps, triples=triples, relative=relative
             )
         metrics = evaluate_split(perturbed_score_all(model, perturbation), split, "test", ks=ks)
         for name, value in metrics.items():
