@@ -4,7 +4,7 @@
 the score to Keras' own ``EarlyStopping(restore_best_weights=True)``, which keeps the best
 weights, stops after ``patience`` evaluations without improvement and restores the best weights at
 the end. :func:`fit_ranker` wires it up and compiles the training step the fast way: a whole epoch
-of mini-batches per call (``steps_per_execution``) and, by default, XLA (``jit_compile``).
+of mini-batches per call (``steps_per_execution``) and XLA where Keras picks it (on a GPU).
 :func:`fit_amf` runs APR's adversarial phase on top of a pre-trained BPR-MF.
 """
 
@@ -207,8 +207,9 @@ def fit_ranker(
             validation history and best weights). Calling ``fit_ranker`` again with the same
             arguments after an interruption resumes where it stopped and ends with the same
             weights as an uninterrupted run. The folder is emptied when training completes.
-        jit_compile: XLA for the training step (``True``, the default: several times faster on a
-            CPU for the pairwise rankers; ``"auto"``: Keras' choice, XLA only on a GPU).
+        jit_compile: XLA for the training step: ``"auto"`` (the default) is Keras' choice, XLA on
+            a GPU and not on a CPU, where compiling costs more than it saves for models that
+            train in seconds (``benchmarks/README.md``); ``True`` forces it (every step compiles).
     """
     if int(epochs) < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}.")

@@ -183,7 +183,7 @@ def advrec_fit(split, args) -> dict:
         seed=args.seed,
         verbose=0,
         callbacks=[clock],
-        jit_compile=args.jit_compile and args.optimizer != "row-adagrad",  # no XLA kernel
+        jit_compile=args.jit_compile,
     )
     # The clock stops after each epoch's validation (fit_ranker runs it first): subtract the
     # evaluations so far, so the times are training alone, compilation included.
