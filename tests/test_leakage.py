@@ -95,3 +95,47 @@ def test_choose_weight_takes_the_weakest_defence_meeting_the_goal():
     assert choice.weight == 10.0 and choice.meets_goal  # 1: leaks; 30: costs too much
     strict = choose_weight(records, "gender", (1.0, 10.0, 30.0), 0.45, 0.05)
     assert strict.weight == 30.0 and not strict.meets_goal  # none meets it: the lowest AUC
+
+
+@pytest.mark.slow
+def test_the_experiment_attacks_undisclosed_groups_and_hides_labels_from_the_defence():
+    import keras
+
+    from advrec.attacks.inference import gender_labels
+    from advrec.attacks.leakage import Defence, run_leakage_experiment
+    from advrec.data import positive_pairs, random_holdout, synthetic_movielens
+    from advrec.models.mf import BPRMF
+    from advrec.models.privacy import AdversarialBPRMF
+
+    dataset = synthetic_movielens(n_users=120, n_items=60, gender_signal=1.0, seed=1)
+    labels = {"gender": gender_labels(dataset.users)}
+    splits = {seed: random_holdout(dataset.interactions, (0.8, 0.1, 0.1), seed) for seed in (0, 1)}
+    seen = []
+
+    def fit(model, split):
+        model.compile(optimizer=keras.optimizers.Adam(0.01), run_eagerly=True)
+        model.fit(positive_pairs(split.train, 512, seed=0), epochs=1, verbose=0)
+        return model
+
+    def train_defence(split, disclosed, defence, seed):
+        seen.append(disclosed)
+        model = AdversarialBPRMF(split.train, disclosed, defence.weight, dim=4, seed=seed)
+        return fit(model, split)
+
+    records = run_leakage_experiment(
+        splits,
+        labels,
+        lambda split, seed: fit(BPRMF(split.train, dim=4, seed=seed), split),
+        train_defence,
+        [Defence("gender", "confusion", 1.0)],
+        n_folds=2,
+    )
+    assert [(r["seed"], r["model"]) for r in records] == [
+        (s, m) for s in (0, 1) for m in ("raw interactions", "BPR-MF", "confusion")
+    ]
+    assert len(seen) == 2
+    for disclosed in seen:  # half the users disclosed; the others' labels never reach the model
+        assert abs((disclosed != UNDISCLOSED).mean() - 0.5) < 0.02
+    defence = cell(records, model="confusion")
+    assert set(defence) >= {"valid_ndcg", "ndcg", "inside", "evaluation_mlp_auc"}
+    assert np.all(np.isfinite(strongest_auc(defence))) and np.all(defence["inside"] > 0)

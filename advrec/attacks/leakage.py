@@ -116,53 +116,62 @@ def run_leakage_experiment(
     trained_plain = dict(trained_plain or {})
     records = []
     for seed, split in splits.items():
-        partitions = {a: partition_users(labels[a], shares, seed) for a in labels}
+        records += _leakage_seed(
+            seed, split, labels, train_plain, train_defence, defences, shares, n_folds,
+            trained_plain.get(seed),
+        )  # fmt: skip
+    return records
 
-        def attack(features, attribute, attackers=ATTACKERS):
-            return attack_groups(
-                features, labels[attribute], partitions[attribute], attackers, n_folds, seed
-            )
 
-        def quality(model) -> dict[str, float]:
-            return {
-                "valid_ndcg": evaluate_split(model, split, "valid")["ndcg@10"],
-                "ndcg": evaluate_split(model, split, "test")["ndcg@10"],
+def _leakage_seed(
+    seed, split, labels, train_plain, train_defence, defences, shares, n_folds, plain
+) -> list[dict]:
+    """:func:`run_leakage_experiment` on one seed (``plain``: BPR-MF already trained, or None)."""
+    partitions = {a: partition_users(labels[a], shares, seed) for a in labels}
+
+    def attack(features, attribute, attackers=ATTACKERS):
+        return attack_groups(
+            features, labels[attribute], partitions[attribute], attackers, n_folds, seed
+        )
+
+    def quality(model) -> dict[str, float]:
+        return {
+            "valid_ndcg": evaluate_split(model, split, "valid")["ndcg@10"],
+            "ndcg": evaluate_split(model, split, "test")["ndcg@10"],
+        }
+
+    records = []
+    raw = split.train.dense()
+    for attribute in labels:
+        scores = attack(raw, attribute, ("logistic",))
+        records.append({"seed": seed, "attribute": attribute, "model": "raw interactions"} | scores)
+    if plain is None:
+        set_seed(seed)
+        plain = train_plain(split, seed)
+    plain_quality = quality(plain)
+    for attribute in labels:
+        scores = attack(plain.user_factors.numpy(), attribute)
+        records.append(
+            {"seed": seed, "attribute": attribute, "model": "BPR-MF", "weight": 0.0}
+            | plain_quality
+            | scores
+        )
+    for defence in defences:
+        disclosed = partitions[defence.attribute].disclosed_labels(labels[defence.attribute])
+        set_seed(seed)
+        model = train_defence(split, disclosed, defence, seed)
+        adversary_loss, _ = model.privacy_losses(np.arange(model.n_users, dtype=np.int32))
+        records.append(
+            {
+                "seed": seed,
+                "attribute": defence.attribute,
+                "model": defence.objective,
+                "weight": float(defence.weight),
+                "inside": float(adversary_loss),
             }
-
-        base = {"seed": seed}
-        raw = split.train.dense()
-        for attribute in labels:
-            scores = attack(raw, attribute, ("logistic",))
-            records.append({**base, "attribute": attribute, "model": "raw interactions", **scores})
-        if seed in trained_plain:
-            plain = trained_plain[seed]
-        else:
-            set_seed(seed)
-            plain = train_plain(split, seed)
-        plain_quality = quality(plain)
-        for attribute in labels:
-            scores = attack(plain.user_factors.numpy(), attribute)
-            records.append(
-                {**base, "attribute": attribute, "model": "BPR-MF", "weight": 0.0}
-                | plain_quality
-                | scores
-            )
-        for defence in defences:
-            disclosed = partitions[defence.attribute].disclosed_labels(labels[defence.attribute])
-            set_seed(seed)
-            model = train_defence(split, disclosed, defence, seed)
-            adversary_loss, _ = model.privacy_losses(np.arange(model.n_users, dtype=np.int32))
-            records.append(
-                {
-                    **base,
-                    "attribute": defence.attribute,
-                    "model": defence.objective,
-                    "weight": float(defence.weight),
-                    "inside": float(adversary_loss),
-                }
-                | quality(model)
-                | attack(model.user_factors.numpy(), defence.attribute)
-            )
+            | quality(model)
+            | attack(model.user_factors.numpy(), defence.attribute)
+        )
     return records
 
 
