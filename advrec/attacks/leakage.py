@@ -4,8 +4,9 @@ The protocol behind the privacy chapter, per seed: the users are split by
 :func:`~advrec.attacks.inference.partition_users` into *disclosed* users (the only labels the
 defence trains on), a *selection* group and an *evaluation* group. Every model (the raw
 interactions, plain BPR-MF, each defence) is attacked by fresh classifiers cross-validated
-*within* each of the two undisclosed groups: the selection group's scores choose the defence's
-weight (:func:`choose_weight`), the evaluation group's are the reported leak.
+*within* each group: the selection group's scores choose the defence's weight
+(:func:`choose_weight`), the evaluation group's are the reported leak, and the disclosed group's
+show how differently the defence treats the users whose labels it trained on.
 
 - :func:`run_leakage_experiment` -- the seed loop; one record (a flat ``dict``) per seed,
   attribute and model.
@@ -32,7 +33,7 @@ from advrec.data.splits import Split
 from advrec.experiment import results_table, set_seed
 from advrec.protocol import evaluate_split
 
-ATTACKED_GROUPS: tuple[str, ...] = ("selection", "evaluation")
+ATTACKED_GROUPS: tuple[str, ...] = ("disclosed", "selection", "evaluation")
 
 COLUMNS: dict[str, str] = {
     "valid_ndcg": "validation NDCG@10",
@@ -41,6 +42,8 @@ COLUMNS: dict[str, str] = {
     "evaluation_mlp_auc": "MLP AUC",
     "selection_logistic_auc": "logistic AUC (selection)",
     "selection_mlp_auc": "MLP AUC (selection)",
+    "disclosed_logistic_auc": "logistic AUC (disclosed)",
+    "disclosed_mlp_auc": "MLP AUC (disclosed)",
 }
 """Readable column names of :func:`leak_table` for the records' keys."""
 
@@ -62,7 +65,7 @@ def attack_groups(
     n_folds: int = 5,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Fresh attackers cross-validated within each undisclosed group (:data:`ATTACKED_GROUPS`).
+    """Fresh attackers cross-validated within each group of users (:data:`ATTACKED_GROUPS`).
 
     ``features`` float ``[n_users, d]``, ``labels`` int ``[n_users]``. Returns
     ``{f"{group}_{attacker}_auc": mean over folds, ...}`` (and the balanced accuracies).
@@ -90,7 +93,7 @@ def run_leakage_experiment(
     For each ``seed, split`` of ``splits`` and each attribute of ``labels`` (int ``[n_users]``):
     partition the users with :func:`partition_users` (``shares``, ``seed``), attack the raw
     training interactions (logistic attacker only) and the user factors of plain BPR-MF and of
-    each defence of that attribute, within the selection and the evaluation group.
+    each defence of that attribute, within each group (:func:`attack_groups`).
 
     Args:
         splits: ``{seed: split}``.
