@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from advrec.attacks.inference import gender_labels
+from advrec.attacks.inference import UNDISCLOSED as INFERENCE_UNDISCLOSED
+from advrec.attacks.inference import gender_labels, partition_users
 from advrec.data import positive_pairs, synthetic_movielens
 from advrec.models.mf import BPRMF
-from advrec.models.privacy import AdversarialBPRMF, reverse_gradient
+from advrec.models.privacy import UNDISCLOSED, AdversarialBPRMF, reverse_gradient
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +179,113 @@ def test_bad_arguments_say_what_to_fix(data):
         AdversarialBPRMF(interactions, labels, objective="flip")
     with pytest.raises(ValueError, match="at least two classes"):
         AdversarialBPRMF(interactions, np.zeros_like(labels))
+
+
+# Undisclosed users: their labels are never read, and the means count disclosed users only.
+
+
+def _masked(labels, undisclosed):
+    masked = labels.copy()
+    masked[undisclosed] = UNDISCLOSED
+    return masked
+
+
+@pytest.mark.parametrize("objective", ["reversal", "confusion"])
+def test_undisclosed_users_do_not_train_the_adversary(data, objective):
+    interactions, labels = data
+    undisclosed = np.arange(0, interactions.n_users, 2)  # every second user
+    model = AdversarialBPRMF(
+        interactions,
+        _masked(labels, undisclosed),
+        adversary_weight=2.0,
+        objective=objective,
+        adversary_hidden=(16,),
+        dim=8,
+        seed=0,
+    )
+    disclosed = np.setdiff1d(np.arange(interactions.n_users), undisclosed)
+    np.testing.assert_allclose(
+        model.attribute_prior.numpy(), np.bincount(labels[disclosed], minlength=2) / len(disclosed)
+    )
+    users = tf.constant([0, 1, 1, 2, 3, 3, 3, 4, 7, 10], tf.int32)  # 0, 2, 4, 10 undisclosed
+    with tf.GradientTape(persistent=True) as tape:
+        adversary_loss, defence_loss = model.privacy_losses(users)
+        reference = _plain_cross_entropy(model, tf.constant([1, 3, 7], tf.int32))
+    np.testing.assert_allclose(adversary_loss.numpy(), reference.numpy(), rtol=1e-6)
+    gradient = tape.gradient(adversary_loss, model.user_factors)  # None: confusion stops it
+    factor_gradient = np.zeros(model.user_factors.shape) if gradient is None else _dense(gradient)
+    np.testing.assert_array_equal(factor_gradient[[0, 2, 4, 10]], 0.0)  # the label is not used
+    if objective == "reversal":
+        assert np.abs(factor_gradient[[1, 3, 7]]).sum() > 0
+    for variable in model.adversary.trainable_variables:
+        np.testing.assert_allclose(
+            _dense(tape.gradient(adversary_loss, variable)),
+            _dense(tape.gradient(reference, variable)),
+            rtol=1e-5,
+            atol=1e-8,
+        )
+    if objective == "confusion":  # needs no label: every user is pushed towards the base rate
+        confusion = _dense(tape.gradient(defence_loss, model.user_factors))
+        assert np.all(np.abs(confusion[[0, 1, 2, 3, 4, 7, 10]]).sum(axis=1) > 0)
+
+
+@pytest.mark.parametrize("objective", ["reversal", "confusion"])
+def test_a_batch_without_disclosed_users_gives_finite_zero_adversary_terms(data, objective):
+    interactions, labels = data
+    model = AdversarialBPRMF(
+        interactions, _masked(labels, np.arange(40)), objective=objective, dim=8, seed=0
+    )
+    users = tf.constant([0, 3, 3, 39], tf.int32)
+    with tf.GradientTape(persistent=True) as tape:
+        adversary_loss, defence_loss = model.privacy_losses(users)
+        total = adversary_loss + defence_loss
+    assert float(adversary_loss) == 0.0 and np.isfinite(float(defence_loss))
+    gradients = tape.gradient(total, [model.user_factors, *model.adversary.trainable_variables])
+    for gradient in gradients:
+        if gradient is not None:
+            assert np.all(np.isfinite(_dense(gradient)))
+    for variable in model.adversary.trainable_variables:
+        assert not np.any(_dense(tape.gradient(adversary_loss, variable)))
+
+
+@pytest.mark.slow
+def test_an_undisclosed_users_true_label_cannot_change_training(data):
+    """Flipping the true labels of the undisclosed users leaves the trained model unchanged,
+    while flipping a disclosed user's label changes it (a traced, compiled step)."""
+    interactions, labels = data
+    partition = partition_users(labels, (0.5, 0.25), seed=0)
+    flipped = labels.copy()
+    hidden = np.concatenate([partition.selection, partition.evaluation])
+    flipped[hidden] = 1 - flipped[hidden]
+    models = [
+        _train(
+            AdversarialBPRMF(interactions, partition.disclosed_labels(truth), dim=8, seed=3),
+            interactions,
+            eager=False,
+        )
+        for truth in (labels, flipped)
+    ]
+    for name in ("user_factors", "item_factors"):
+        np.testing.assert_array_equal(getattr(models[0], name), getattr(models[1], name))
+    for a, b in zip(models[0].adversary.weights, models[1].adversary.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    disclosed_flip = flipped.copy()
+    disclosed_flip[hidden] = labels[hidden]
+    disclosed_flip[partition.disclosed[:5]] = 1 - disclosed_flip[partition.disclosed[:5]]
+    changed = _train(
+        AdversarialBPRMF(interactions, partition.disclosed_labels(disclosed_flip), dim=8, seed=3),
+        interactions,
+        eager=False,
+    )
+    assert not np.allclose(changed.user_factors.numpy(), models[0].user_factors.numpy())
+
+
+def test_undisclosed_marker_is_shared_and_checked(data):
+    interactions, labels = data
+    assert UNDISCLOSED == INFERENCE_UNDISCLOSED == -1
+    with pytest.raises(ValueError, match="every user is undisclosed"):
+        AdversarialBPRMF(interactions, np.full_like(labels, UNDISCLOSED))
+    with pytest.raises(ValueError, match="or be -1"):
+        AdversarialBPRMF(interactions, np.where(labels == 1, -2, labels))
+    with pytest.raises(ValueError, match="two classes among the disclosed"):
+        AdversarialBPRMF(interactions, np.where(labels == 1, UNDISCLOSED, labels))

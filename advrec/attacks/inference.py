@@ -9,12 +9,18 @@ the feature scaling fitted on those users too.
 
 Scores are threshold-free and blind to class imbalance: ROC-AUC for two classes, macro
 one-vs-rest ROC-AUC for more; 0.5 is guessing. Balanced accuracy is reported as well.
+
+:func:`partition_users` splits the users, stratified by the attribute, into the *disclosed* users
+(whose labels a defence may train on), a *selection* group (attacked to choose the defence's
+settings) and an *evaluation* group (attacked to report the leak), so that neither the defence nor
+its tuning ever sees the labels the reported leak is measured on.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import ClassifierMixin, clone
@@ -35,6 +41,11 @@ AGE_GROUP_EDGES: tuple[int, ...] = (25, 35, 45)
 AGE_GROUP_NAMES: tuple[str, ...] = ("<25", "25-34", "35-44", ">=45")
 
 ATTACKERS: tuple[str, ...] = ("logistic", "mlp")
+
+UNDISCLOSED = -1
+"""The label of a user whose attribute the defence may not use (as in advrec.models.privacy)."""
+
+GROUPS: tuple[str, ...] = ("disclosed", "selection", "evaluation")
 
 
 def gender_labels(users: UserFeatures) -> np.ndarray:
@@ -149,3 +160,91 @@ def attack_attribute(
 def mean_over_folds(scores: dict[str, np.ndarray]) -> dict[str, float]:
     """``{name: mean over folds}`` of :func:`attack_attribute`'s result."""
     return {name: float(np.mean(values)) for name, values in scores.items()}
+
+
+@dataclass(frozen=True)
+class UserPartition:
+    """Disjoint groups of user ids (sorted int64 arrays) that together hold every user.
+
+    Attributes:
+        disclosed: users whose attribute the defence may train on.
+        selection: users attacked to choose the defence's settings (e.g. its weight).
+        evaluation: users attacked to report the leak.
+    """
+
+    disclosed: np.ndarray
+    selection: np.ndarray
+    evaluation: np.ndarray
+
+    def group(self, name: str) -> np.ndarray:
+        """The user ids of group ``name``, one of :data:`GROUPS`."""
+        if name not in GROUPS:
+            raise ValueError(f"unknown group {name!r}; choose one of {GROUPS}.")
+        return getattr(self, name)
+
+    def disclosed_labels(self, labels: np.ndarray) -> np.ndarray:
+        """int32 ``[n_users]``: ``labels`` for the disclosed users, :data:`UNDISCLOSED` elsewhere
+        (what :class:`advrec.models.privacy.AdversarialBPRMF` takes as ``user_labels``)."""
+        labels = np.asarray(labels)
+        n_users = len(self.disclosed) + len(self.selection) + len(self.evaluation)
+        if labels.shape != (n_users,):
+            raise ValueError(
+                f"labels must hold one label per user of the partition, shape ({n_users},); "
+                f"got {labels.shape}."
+            )
+        masked = np.full(n_users, UNDISCLOSED, np.int32)
+        masked[self.disclosed] = labels[self.disclosed]
+        return masked
+
+
+def partition_users(
+    labels: np.ndarray, shares: Sequence[float] = (0.5, 0.25), seed: int = 0
+) -> UserPartition:
+    """Seeded split of the users into disclosed, selection and evaluation groups.
+
+    Stratified by the attribute: within each class, a random ``shares[0]`` of its users (rounded)
+    are disclosed, ``shares[1]`` go to the selection group and the rest to the evaluation group,
+    so each group has about the attribute's class shares.
+
+    Args:
+        labels: int ``[n_users]`` attribute class of each user, 0..n_classes-1.
+        shares: the disclosed and selection shares, each in (0, 1), summing below 1; the
+            evaluation group gets the rest.
+        seed: seeds the shuffle within each class.
+
+    Raises:
+        ValueError: labels not 1-D non-negative integers, bad shares, or a class too small to
+            put at least one user in every group.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) == 0 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"labels must be a non-empty 1-D integer array of class ids, one per user; got "
+            f"shape {labels.shape} and dtype {labels.dtype}."
+        )
+    if labels.min() < 0:
+        raise ValueError(
+            f"labels must be class ids >= 0 for every user (the partition needs every user's "
+            f"attribute); got {labels.min()}."
+        )
+    shares = tuple(float(share) for share in shares)
+    if len(shares) != 2 or min(shares) <= 0 or sum(shares) >= 1:
+        raise ValueError(
+            "shares must be (disclosed, selection), each > 0 and summing below 1 (the evaluation "
+            f"group gets the rest), e.g. (0.5, 0.25); got {shares}."
+        )
+    rng = np.random.default_rng(seed)
+    groups: tuple[list[np.ndarray], ...] = ([], [], [])
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n_disclosed = round(shares[0] * len(members))
+        n_selection = round(shares[1] * len(members))
+        if min(n_disclosed, n_selection, len(members) - n_disclosed - n_selection) < 1:
+            raise ValueError(
+                f"class {label} has {len(members)} users, too few to put at least one in each of "
+                f"the groups {GROUPS} with shares {shares}; merge classes or change the shares."
+            )
+        bounds = (n_disclosed, n_disclosed + n_selection)
+        for group, part in zip(groups, np.split(members, bounds), strict=True):
+            group.append(part)
+    return UserPartition(*(np.sort(np.concatenate(group)).astype(np.int64) for group in groups))

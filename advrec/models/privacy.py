@@ -15,6 +15,9 @@ adversary's prediction towards the attribute's base rate (see :class:`Adversaria
 ``lambda = 0`` the recommender trains exactly as :class:`BPRMF`; the adversary still learns, as a
 passive probe of what the factors reveal.
 
+The defence may know the attribute of some users only: label the others :data:`UNDISCLOSED`
+(-1), and no step reads their labels.
+
 A fooled in-training adversary proves nothing about a fresh one (Elazar & Goldberg, EMNLP 2018):
 measure the leak with :mod:`advrec.attacks.inference`.
 """
@@ -82,6 +85,10 @@ class AttributeAdversary(keras.layers.Layer):
         return x
 
 
+UNDISCLOSED = -1
+"""The label of a user whose attribute the defence does not know (see :class:`AdversarialBPRMF`)."""
+
+
 def _check_labels(user_labels, n_users: int, n_classes: int | None) -> tuple[np.ndarray, int]:
     labels = np.asarray(user_labels)
     if labels.shape != (n_users,):
@@ -92,17 +99,27 @@ def _check_labels(user_labels, n_users: int, n_classes: int | None) -> tuple[np.
         )
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(
-            f"user_labels must be integer class ids 0..n_classes-1, got dtype {labels.dtype}; "
-            "encode the attribute first (advrec.attacks.inference.gender_labels / "
-            "age_group_labels)."
+            f"user_labels must be integer class ids 0..n_classes-1 (or {UNDISCLOSED} for an "
+            f"undisclosed user), got dtype {labels.dtype}; encode the attribute first "
+            "(advrec.attacks.inference.gender_labels / age_group_labels)."
         )
-    n_classes = int(labels.max()) + 1 if n_classes is None else int(n_classes)
-    if labels.min() < 0 or labels.max() >= n_classes:
+    disclosed = labels[labels != UNDISCLOSED]
+    if len(disclosed) == 0:
         raise ValueError(
-            f"user_labels must lie in [0, {n_classes}); got [{labels.min()}, {labels.max()}]."
+            f"every user is undisclosed ({UNDISCLOSED}); the adversary needs some users' labels "
+            "(advrec.attacks.inference.disclosed_labels keeps those of a group of users)."
         )
-    if n_classes < 2:
-        raise ValueError("the attribute needs at least two classes for an adversary to predict.")
+    n_classes = int(disclosed.max()) + 1 if n_classes is None else int(n_classes)
+    if disclosed.min() < 0 or disclosed.max() >= n_classes:
+        raise ValueError(
+            f"user_labels must lie in [0, {n_classes}), or be {UNDISCLOSED} for an undisclosed "
+            f"user; got values in [{labels.min()}, {labels.max()}]."
+        )
+    if n_classes < 2 or len(np.unique(disclosed)) < 2:
+        raise ValueError(
+            "the attribute needs at least two classes among the disclosed users for an "
+            "adversary to predict."
+        )
     return labels.astype(np.int32), n_classes
 
 
@@ -123,13 +140,20 @@ class AdversarialBPRMF(BPRMF):
 
     Args:
         train: training interactions.
-        user_labels: int ``[n_users]`` class of each user's private attribute (0..n_classes-1).
+        user_labels: int ``[n_users]`` class of each user's private attribute (0..n_classes-1),
+            or :data:`UNDISCLOSED` (-1) for a user whose attribute the defence may not use.
+            Only disclosed users train the adversary and enter the attribute's base rate.
         adversary_weight: lambda >= 0 (0: plain BPR-MF, with the adversary as a passive probe).
         objective: ``"reversal"`` or ``"confusion"``.
         n_classes: number of attribute classes (default: ``max(user_labels) + 1``).
         adversary_hidden: hidden widths of the adversary's MLP (default ``()``: a linear
             softmax classifier, which cannot memorise individual users).
         dim, l2, init_std, seed: as in :class:`BPRMF`.
+
+    Undisclosed users' labels are never read: their occurrences in a batch weigh 0 in the
+    adversary's cross-entropy (and in the reversed term, which is the same loss), and the means
+    over a batch's users count disclosed users only. The confusion term needs no label, so it
+    pushes *every* user's prediction towards the base rate.
 
     ``fit`` reports ``adversary_loss``, the adversary's mean cross-entropy over the epoch.
     """
@@ -156,8 +180,10 @@ class AdversarialBPRMF(BPRMF):
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}; got {objective!r}.")
         labels, self.n_classes = _check_labels(user_labels, self.n_users, n_classes)
-        self.user_labels = tf.constant(labels)
-        prior = np.bincount(labels, minlength=self.n_classes) / len(labels)
+        disclosed = labels != UNDISCLOSED
+        self.user_labels = tf.constant(labels)  # [n_users], UNDISCLOSED for undisclosed users
+        self.disclosed = tf.constant(disclosed.astype(np.float32))  # [n_users]: 1 disclosed
+        prior = np.bincount(labels[disclosed], minlength=self.n_classes) / disclosed.sum()
         self.attribute_prior = tf.constant(prior, tf.float32)  # [n_classes]
         self.adversary_weight = float(adversary_weight)
         self.objective = objective
@@ -175,38 +201,50 @@ class AdversarialBPRMF(BPRMF):
         Returns ``(adversary_loss, defence_loss)``, float32 scalars: the adversary's mean
         cross-entropy (its gradient reaches only the adversary, except through the reversal
         layer) and the factors' extra term (``0`` for ``"reversal"``, whose push is inside the
-        reversal layer). Each user counts once, however many pairs the batch holds: every
-        occurrence is weighted by ``1 / (occurrences of its user)``, counted over the *global*
-        batch, so the terms are those of one device under a ``tf.distribute`` strategy too (see
-        :meth:`global_user_mean`). No ``tf.unique``: the step keeps static shapes for XLA.
+        reversal layer). The cross-entropy is over the batch's disclosed users (``0`` if it has
+        none), the confusion term over all of them. Each user counts once, however many pairs the
+        batch holds: every occurrence is weighted by ``1 / (occurrences of its user)``, counted
+        over the *global* batch, so the terms are those of one device under a ``tf.distribute``
+        strategy too (see :meth:`global_user_mean`). No ``tf.unique``: the step keeps static
+        shapes for XLA.
         """
         factors = tf.gather(self.user_factors, users)  # [B, dim]
-        labels = tf.gather(self.user_labels, users)  # [B]
+        # [B]; an undisclosed user's -1 becomes class 0, and its occurrences weigh 0 below.
+        labels = tf.maximum(tf.gather(self.user_labels, users), 0)
         weight = tf.constant(self.adversary_weight, tf.float32)
         if self.objective == "reversal":
             logits = self.adversary(reverse_gradient(factors, weight))  # [B, n_classes]
             cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-            return self.global_user_mean(users, cross_entropy), tf.constant(0.0)
+            return self.global_user_mean(users, cross_entropy, self.disclosed), tf.constant(0.0)
         logits = self.adversary(tf.stop_gradient(factors))
         adversary_loss = self.global_user_mean(
-            users, tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+            users, tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits), self.disclosed
         )
         frozen_logits = self.adversary(factors, frozen=True)
         prior = tf.broadcast_to(self.attribute_prior, tf.shape(frozen_logits))
         confusion = tf.nn.softmax_cross_entropy_with_logits(prior, frozen_logits)
         return adversary_loss, weight * self.global_user_mean(users, confusion)
 
-    def global_user_mean(self, users: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
+    def global_user_mean(
+        self, users: tf.Tensor, values: tf.Tensor, counted: tf.Tensor | None = None
+    ) -> tf.Tensor:
         """Mean of ``values`` (float32 ``[B]``, one per occurrence) over the distinct users.
 
-        Scaled like a per-replica mean loss: summed over replicas after
-        :func:`advrec.losses.scale_for_replicas`, it is the mean over the global batch's users.
+        ``counted`` (float32 ``[n_users]``, 1 or 0, default all 1) restricts the mean to the
+        users marked 1: the others' occurrences weigh 0 and they do not count among the distinct
+        users; with none of them in the batch the mean is 0. Scaled like a per-replica mean
+        loss: summed over replicas after :func:`advrec.losses.scale_for_replicas`, it is the mean
+        over the global batch's users.
         """
         occurrences = sum_over_replicas(
             tf.math.unsorted_segment_sum(tf.ones_like(values), users, self.n_users)
         )  # [n_users]: how often each user is in the global batch
-        n_distinct = tf.reduce_sum(tf.cast(occurrences > 0, tf.float32))
-        share = tf.reduce_sum(values / tf.gather(occurrences, users)) / n_distinct
+        present = tf.cast(occurrences > 0, tf.float32)
+        if counted is None:
+            counted = tf.ones_like(present)
+        n_distinct = tf.reduce_sum(present * counted)
+        weight = tf.gather(counted, users) / tf.gather(occurrences, users)  # [B]
+        share = tf.reduce_sum(values * weight) / tf.maximum(n_distinct, 1.0)
         _, replicas = replica_id_and_count()
         return share * replicas
 
