@@ -33,7 +33,7 @@ import tensorflow as tf
 from advrec.data.interactions import Interactions
 from advrec.distribute import sum_over_replicas
 from advrec.losses import bpr_loss
-from advrec.models.mf import BPRMF, BatchRows
+from advrec.models.mf import BPRMF, DEFAULT_L2, BatchRows
 
 """``(p, q_pos, q_neg, b_pos, b_neg)`` of a batch: ``[B, dim]`` factors and ``[B]`` biases."""
 
@@ -79,7 +79,7 @@ class AMF(BPRMF):
         epsilon: float = 0.5,
         adversarial_weight: float = 1.0,
         dim: int = 64,
-        l2: float = 1e-4,
+        l2: float = DEFAULT_L2,
         init_std: float = 0.1,
         seed: int = 0,
         **kwargs,

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from advrec.data.interactions import Interactions
 from advrec.distribute import replica_id_and_count, sum_over_replicas
-from advrec.models.mf import BPRMF
+from advrec.models.mf import BPRMF, DEFAULT_L2
 
 
 @tf.custom_gradient
@@ -167,7 +167,7 @@ class AdversarialBPRMF(BPRMF):
         n_classes: int | None = None,
         adversary_hidden: Sequence[int] = (),
         dim: int = 64,
-        l2: float = 1e-4,
+        l2: float = DEFAULT_L2,
         init_std: float = 0.1,
         seed: int = 0,
         **kwargs,
