@@ -63,10 +63,9 @@ def test_categorical_gives_each_replica_its_slice_of_one_draw(two_devices):
     weights = tf.random.stateless_uniform((8, 30), seed=(5, 6))
     with two_devices.scope():
         seed = keras.random.SeedGenerator(9)
-    context_rows = lambda: tf.distribute.get_replica_context().replica_id_in_sync_group  # noqa: E731
 
     def draw():
-        replica = context_rows()
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
         return replica_categorical(weights[4 * replica : 4 * (replica + 1)], 5, seed)
 
     first, second = _local_results(two_devices, draw)
