@@ -9,7 +9,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-NOTEBOOKS = $(shell $(BIN)/python tests/toc.py)
+NOTEBOOKS = $(shell $(BIN)/python tools/toc.py)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 SHELL := /bin/bash
@@ -22,7 +22,7 @@ SHELL := /bin/bash
 # talks to the build over unencrypted loopback TCP.
 STARTUP_NOISE := absl::InitializeLog\(\) is called are written to STDERR|cudart_stub\.cc:[0-9]+\] Could not find cuda drivers|cuda_(platform|driver|executor)\.cc:[0-9]+\] failed call to cuInit|\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption
 
-.PHONY: setup data mathjax book site-check test unit slow notebooks lint format bench bench-setup clean
+.PHONY: setup data mathjax book site-check test unit slow integration notebooks lint format bench bench-setup clean
 
 setup: $(STAMP)
 
@@ -46,19 +46,24 @@ book: data mathjax
 	@echo "Open _build/html/index.html"
 
 # The site as a reader meets it: built from the stored outputs (no execution), every page opened
-# offline in headless Chromium (tests/site_check.py), screenshots in _build/site-check/screenshots.
+# offline in headless Chromium (tools/site_check.py), screenshots in _build/site-check/screenshots.
 site-check: mathjax
-	$(BIN)/python tests/site_check.py
+	$(BIN)/python tools/site_check.py
 
-test: unit slow notebooks
+test: unit slow integration notebooks
 
-# The fast unit tests (under a minute on a quiet 2-core machine); `make slow` runs the tests
-# marked @pytest.mark.slow (each trains a model for more than a few seconds).
+# Tests by tier. `make unit`: the fast unit tests and the book's structure (under a minute on a
+# quiet 2-core machine); `make slow`: unit tests marked @pytest.mark.slow (each trains a model for
+# more than a few seconds); `make integration`: several devices, worker processes, parameter
+# servers, the command line end to end, the site checker.
 unit: data
-	$(BIN)/python -m pytest tests -p no:cacheprovider -m "not slow"
+	$(BIN)/python -m pytest tests/unit tests/book -p no:cacheprovider -m "not slow"
 
 slow: data
-	$(BIN)/python -m pytest tests -p no:cacheprovider -m slow
+	$(BIN)/python -m pytest tests/unit tests/book -p no:cacheprovider -m slow
+
+integration: data
+	$(BIN)/python -m pytest tests/integration -p no:cacheprovider
 
 notebooks: data
 	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider $(NOTEBOOKS)

@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _split_for(args: argparse.Namespace):
     """The split ``args`` ask for: the book's 80/10/10 holdout, or a paper's own protocol."""
     from advrec.data import load_movielens, synthetic_movielens
-    from advrec.data.protocols import cfgan_split, u1_split
+    from advrec.data.paper_splits import cfgan_split, u1_split
     from advrec.protocol import load_split
 
     if args.protocol == "holdout":

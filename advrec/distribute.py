@@ -207,8 +207,8 @@ def train_with_coordinator(
     parameter server (round-robin), so tables are spread over servers but no table is split. With
     a partitioner the Keras variables wrap ``ShardedVariable``\\ s and the step's
     ``tape.gradient`` fails ("'ShardedVariable' object has no attribute 'handle'", TF 2.21 /
-    Keras 3.15; ``tests/test_parameter_server.py``). Either way each worker reads whole tables
-    (``tf.gather`` on a Keras variable) and builds dense gradients of their full shape
+    Keras 3.15; ``tests/integration/test_parameter_server.py``). Either way each worker reads
+    whole tables (``tf.gather`` on a Keras variable) and builds dense gradients of their full shape
     (:func:`advrec.models.base.dense_gradients`), so every table must still fit one worker.
 
     Args:

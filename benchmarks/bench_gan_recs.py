@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 from timing import EpochTimer  # noqa: E402
 
 from advrec.data import load_movielens, positive_pairs  # noqa: E402
-from advrec.data.protocols import cfgan_split, u1_split  # noqa: E402
+from advrec.data.paper_splits import cfgan_split, u1_split  # noqa: E402
 from advrec.models.cfgan import CFGAN  # noqa: E402
 from advrec.models.irgan import IRGAN  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Lists the chapter notebooks of the book in ``_toc.yml`` order (used by ``make notebooks``).
 
-Run as ``python tests/toc.py [TOC]``; prints one path per line.
+Run as ``python tools/toc.py [TOC]``; prints one path per line.
 """
 
 from __future__ import annotations

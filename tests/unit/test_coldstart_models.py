@@ -6,10 +6,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import cold_start_inputs
 
 from advrec.data import Interactions
 from advrec.data.coldstart import cold_start_split
-from advrec.data.features import demographic_groups, item_feature_matrix, user_feature_matrix
+from advrec.data.features import demographic_groups
 from advrec.data.sampling import positive_pairs
 from advrec.models.coldstart import (
     AdversarialGenerator,
@@ -23,21 +24,7 @@ from advrec.models.coldstart import (
     share_in_top_k,
 )
 
-DIM = 6
 MODELS = (RegressionGenerator, DropoutNetRecommender, AdversarialGenerator)
-
-
-def _setup(dataset, side="items", seed=0):
-    split = cold_start_split(dataset.interactions, side, seed=seed)
-    rng = np.random.default_rng(seed)
-    if side == "items":
-        features = item_feature_matrix(dataset.items, dataset.n_items).values
-        opposite = rng.normal(size=(dataset.n_users, DIM)).astype(np.float32)
-    else:
-        features = user_feature_matrix(dataset.users, dataset.n_users).values
-        opposite = rng.normal(size=(dataset.n_items, DIM)).astype(np.float32)
-    entity = rng.normal(size=(len(split.warm_ids), DIM)).astype(np.float32)
-    return split, features, entity, opposite
 
 
 def _compiled(cls, split, features, entity, opposite, **kwargs):
@@ -53,7 +40,7 @@ def _compiled(cls, split, features, entity, opposite, **kwargs):
 @pytest.mark.parametrize("cls", MODELS)
 @pytest.mark.parametrize("side", ["items", "users"])
 def test_models_train_through_fit_and_score_the_whole_catalogue(synthetic_dataset, cls, side):
-    split, features, entity, opposite = _setup(synthetic_dataset, side)
+    split, features, entity, opposite = cold_start_inputs(synthetic_dataset, side)
     model = _compiled(cls, split, features, entity, opposite)
     before = [w.numpy().copy() for w in model.trainable_weights]
     validation = fit_cold_start(model, split, epochs=2, batch_size=512, patience=2)
@@ -74,7 +61,7 @@ def evaluate_cold(model, split):
 
 
 def test_untrained_towers_reproduce_the_pretrained_scores(synthetic_dataset):
-    split, features, entity, opposite = _setup(synthetic_dataset)
+    split, features, entity, opposite = cold_start_inputs(synthetic_dataset)
     warm = split.warm_ids
     for cls in MODELS:
         model = _compiled(cls, split, features, entity, opposite)
@@ -84,7 +71,7 @@ def test_untrained_towers_reproduce_the_pretrained_scores(synthetic_dataset):
 
 @pytest.mark.slow
 def test_regression_generator_keeps_warm_scores_and_fits_the_warm_rows(synthetic_dataset):
-    split, features, entity, opposite = _setup(synthetic_dataset)
+    split, features, entity, opposite = cold_start_inputs(synthetic_dataset)
     model = _compiled(RegressionGenerator, split, features, entity, opposite)
     generated = model.generate(tf.constant(features[split.warm_ids])).numpy()
     error_before = np.mean((generated - entity) ** 2)
@@ -101,7 +88,7 @@ def _moved(before, variables) -> bool:
 
 @pytest.mark.slow
 def test_adversarial_players_update_only_their_own_variables(synthetic_dataset):
-    split, features, entity, opposite = _setup(synthetic_dataset)
+    split, features, entity, opposite = cold_start_inputs(synthetic_dataset)
     data = positive_pairs(split.warm_space().train, 256)
     for frozen in ("generator", "recommender"):
         model = AdversarialGenerator(split, features, entity, opposite, beta=0.0, seed=0)
@@ -121,7 +108,7 @@ def test_adversarial_players_update_only_their_own_variables(synthetic_dataset):
 
 
 def test_adversarial_game_needs_two_optimizers(synthetic_dataset):
-    split, features, entity, opposite = _setup(synthetic_dataset)
+    split, features, entity, opposite = cold_start_inputs(synthetic_dataset)
     model = AdversarialGenerator(split, features, entity, opposite)
     shared = keras.optimizers.Adam()
     with pytest.raises(ValueError, match="separate optimizer"):
@@ -133,14 +120,14 @@ def test_adversarial_game_needs_two_optimizers(synthetic_dataset):
 @pytest.mark.slow
 @pytest.mark.parametrize("cls", MODELS)
 def test_steps_compile_with_xla(synthetic_dataset, cls):
-    split, features, entity, opposite = _setup(synthetic_dataset)
+    split, features, entity, opposite = cold_start_inputs(synthetic_dataset)
     model = _compiled(cls, split, features, entity, opposite, jit_compile=True)
     history = model.fit(positive_pairs(split.warm_space().train, 512), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][-1])
 
 
 def test_bad_tables_are_rejected(synthetic_dataset):
-    split, features, entity, opposite = _setup(synthetic_dataset)
+    split, features, entity, opposite = cold_start_inputs(synthetic_dataset)
     with pytest.raises(ValueError, match="one row per warm item"):
         RegressionGenerator(split, features, entity[:-1], opposite)
     with pytest.raises(ValueError, match="features must be"):

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from advrec.data import Interactions, positive_pairs
-from advrec.data.protocols import U1_TEST_ROWS, cfgan_split, u1_split
+from advrec.data.paper_splits import U1_TEST_ROWS, cfgan_split, u1_split
 from advrec.models.cfgan import CFGAN, cfgan_masks
 from advrec.models.irgan import IRGAN, importance_proposal, reinforce_loss
 

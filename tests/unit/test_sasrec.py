@@ -13,6 +13,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from advrec.attacks.substitution import (
+    substitution_attack,
+    targeted_attack,
+    untargeted_attack_curve,
+)
 from advrec.data import Interactions
 from advrec.data.sequences import (
     leave_last_out,
@@ -24,9 +29,8 @@ from advrec.data.sequences import (
 from advrec.metrics import evaluate_ranking
 from advrec.models import ItemPop
 from advrec.models.sasrec import SASRec, fit_sasrec
-from advrec.sequence_attacks import substitution_attack, targeted_attack, untargeted_attack_curve
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def toy() -> Interactions:

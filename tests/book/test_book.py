@@ -6,7 +6,7 @@ from pathlib import Path
 
 from toc import toc_files, toc_notebooks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
 
 

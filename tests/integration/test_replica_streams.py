@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_coldstart_models import _setup
+from helpers import cold_start_inputs
 
 from advrec.attacks import shilling
 from advrec.data.sampling import positive_pairs
@@ -91,7 +91,7 @@ def _cfgan(split):
 
 def _cold_start(cls):
     def make(split, dataset):
-        cold, features, entity, opposite = _setup(dataset)
+        cold, features, entity, opposite = cold_start_inputs(dataset)
         model = cls(cold, features, entity, opposite, hidden=(8,), seed=0)
         if cls is AdversarialGenerator:
             model.compile(keras.optimizers.SGD(0.5), keras.optimizers.SGD(0.5))

@@ -1,6 +1,6 @@
 """Open every page of the built book in headless Chromium, offline, and check it as a reader would.
 
-Run ``python tests/site_check.py`` from the repository root (``make site-check`` does). It
+Run ``python tools/site_check.py`` from the repository root (``make site-check`` does). It
 
 1. builds the site from the notebooks' STORED outputs (execution off, so no chapter runs twice)
    into ``_build/site-check/_build/html``, with ``--warningiserror``;
