@@ -18,9 +18,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from advrec.data.sampling import positive_pairs
+from advrec.data.sampling import Examples, pair_examples
 from advrec.data.splits import Split
 from advrec.distribute import fit_with_strategy, keras_fit_works_under
 from advrec.metrics import evaluate_ranking
@@ -156,6 +155,66 @@ class RankingValidation(keras.callbacks.Callback):
             self.state_path.unlink(missing_ok=True)
 
 
+def fit_model(
+    model: keras.Model,
+    examples: Examples,
+    epochs: int,
+    validation: RankingValidation | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int | str = 0,
+    backup_dir: str | Path | None = None,
+) -> keras.callbacks.History:
+    """Trains a compiled ``model`` with its own ``train_step`` on ``examples`` for ``epochs``.
+
+    The one way every model in the library trains: Keras ``fit`` where it works, and
+    :func:`advrec.distribute.fit_with_strategy` (the same step and callbacks) under a strategy
+    ``fit`` cannot drive. Epoch ``e`` sees ``examples`` in their order for ``e``.
+
+    Args:
+        model: compiled (in its strategy's scope) with its optimizer(s).
+        examples: the training examples and batch size.
+        epochs: how many passes (fewer if ``validation`` stops early).
+        validation: a :class:`RankingValidation` (early stopping, best weights), or ``None``.
+        callbacks: more Keras callbacks.
+        verbose: passed to ``fit`` (``"auto"``/1 a progress bar, 2 a line per epoch).
+        backup_dir: keep the training state there after every epoch (Keras'
+            ``BackupAndRestore``: weights, optimizer, random-stream state, epoch; plus the
+            validation's history and best weights). Calling again with the same arguments after
+            an interruption resumes where it stopped and ends with the same weights as an
+            uninterrupted run. The folder is emptied when training completes.
+
+    Returns:
+        Keras' ``History`` (also ``model.history``).
+    """
+    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError(
+            f"compile the {type(model).__name__} (in its strategy's scope) before training it."
+        )
+    data = examples.dataset(epochs=None, first_epoch=backed_up_epoch(backup_dir))
+    callbacks = [*([] if validation is None else [validation]), *callbacks]
+    if backup_dir is not None:
+        callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir)), *callbacks]
+    if keras_fit_works_under(model.distribute_strategy):
+        return model.fit(
+            data,
+            epochs=int(epochs),
+            steps_per_epoch=examples.batches_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # the examples are shuffled each epoch by their own seed
+        )
+    return fit_with_strategy(
+        model,
+        data,
+        epochs=int(epochs),
+        steps_per_epoch=examples.batches_per_epoch,
+        callbacks=callbacks,
+        verbose=0 if verbose == 0 else 1,
+    )
+
+
 def fit_ranker(
     model: keras.Model,
     split: Split,
@@ -169,8 +228,7 @@ def fit_ranker(
     seed: int = 0,
     verbose: int | str = "auto",
     callbacks: Sequence[keras.callbacks.Callback] = (),
-    data: tf.data.Dataset | None = None,
-    steps_per_epoch: int | None = None,
+    examples: Examples | None = None,
     jit_compile: bool | str = "auto",
     backup_dir: str | Path | None = None,
 ) -> RankingValidation:
@@ -191,51 +249,24 @@ def fit_ranker(
             ``(users, positives)`` batches and has ``score_all``).
         split: train/valid/test; only train and valid are used.
         epochs: maximum number of passes over the training pairs.
-        batch_size: training pairs per step.
+        batch_size: training pairs per step (when ``examples`` is not given).
         learning_rate: for the default Adam optimizer.
         optimizer: overrides the default optimizer.
         monitor, eval_every, patience: see :class:`RankingValidation`.
         seed: shuffling seed (the order depends on it alone).
         verbose: passed to ``fit`` (``"auto"`` shows a progress bar).
         callbacks: more Keras callbacks.
-        data: the training batches, if not :func:`advrec.data.positive_pairs` of
-            ``split.train``: a finite dataset is one epoch (and is repeated); an infinite one
-            needs ``steps_per_epoch``.
-        steps_per_epoch: batches per epoch of an infinite ``data``.
-        backup_dir: keep the training state there after every epoch (Keras'
-            ``BackupAndRestore``: weights, optimizer, random-stream state, epoch; plus the
-            validation history and best weights). Calling ``fit_ranker`` again with the same
-            arguments after an interruption resumes where it stopped and ends with the same
-            weights as an uninterrupted run. The folder is emptied when training completes.
+        examples: the training examples, if not the pairs of ``split.train``
+            (:func:`advrec.data.sampling.pair_examples` with ``batch_size`` and ``seed``).
+        backup_dir: resume an interrupted run (see :func:`fit_model`).
         jit_compile: XLA for the training step: ``"auto"`` (the default) is Keras' choice, XLA on
             a GPU and not on a CPU, where compiling costs more than it saves for models that
             train in seconds (``benchmarks/README.md``); ``True`` forces it (every step compiles).
     """
-    if int(epochs) < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}.")
     if len(split.valid) == 0:
         raise ValueError("the split has no validation pairs: model selection needs them.")
-    resume_epoch = backed_up_epoch(backup_dir)
-    if data is None:
-        data = positive_pairs(
-            split.train, batch_size, seed=seed, epochs=None, first_epoch=resume_epoch
-        )
-        steps_per_epoch = -(-len(split.train) // batch_size)
-    elif data.cardinality() == tf.data.INFINITE_CARDINALITY:
-        if steps_per_epoch is None or int(steps_per_epoch) < 1:
-            raise ValueError(
-                "data repeats forever: give steps_per_epoch (batches per epoch), or pass one "
-                "finite epoch of batches."
-            )
-        steps_per_epoch = int(steps_per_epoch)
-    else:
-        steps_per_epoch = int(data.cardinality())
-        if steps_per_epoch <= 0:
-            raise ValueError(
-                "data must be a finite dataset of known length (one epoch of batches) or an "
-                f"infinite one with steps_per_epoch; its cardinality is {steps_per_epoch}."
-            )
-        data = data.repeat()
+    if examples is None:
+        examples = pair_examples(split.train, batch_size, seed=seed)
     if getattr(model, "optimizer", None) is None:
         if optimizer is not None and learning_rate is not None:
             raise ValueError("give either an optimizer or a learning_rate for Adam, not both.")
@@ -243,7 +274,7 @@ def fit_ranker(
             raise ValueError(f"learning_rate must be a positive number, got {learning_rate}.")
         model.compile(
             optimizer=optimizer or keras.optimizers.Adam(learning_rate or DEFAULT_LEARNING_RATE),
-            steps_per_execution=steps_per_epoch,
+            steps_per_execution=examples.batches_per_epoch,
             jit_compile=jit_compile,
         )
     elif (optimizer is not None and optimizer is not model.optimizer) or (
@@ -258,26 +289,7 @@ def fit_ranker(
     validation = RankingValidation(
         split, monitor=monitor, every=eval_every, patience=patience, backup_dir=backup_dir
     )
-    if backup_dir is not None:
-        callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir)), *callbacks]
-    if keras_fit_works_under(model.distribute_strategy):
-        model.fit(
-            data,
-            epochs=int(epochs),
-            steps_per_epoch=steps_per_epoch,
-            callbacks=[validation, *callbacks],
-            verbose=verbose,
-            shuffle=False,  # positive_pairs shuffles each epoch itself
-        )
-    else:
-        fit_with_strategy(
-            model,
-            data,
-            epochs=int(epochs),
-            steps_per_epoch=steps_per_epoch,
-            callbacks=[validation, *callbacks],
-            verbose=0 if verbose == 0 else 1,
-        )
+    fit_model(model, examples, epochs, validation, callbacks, verbose, backup_dir)
     return validation
 
 

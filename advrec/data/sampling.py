@@ -8,6 +8,7 @@ with XLA) and a fresh negative is drawn for every pair in every epoch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -15,6 +16,92 @@ import tensorflow as tf
 
 from advrec.data.interactions import Interactions
 from advrec.distribute import replica_uniform
+
+
+@dataclass(frozen=True)
+class Examples:
+    """A table of training examples, each epoch in a new order: what a model's ``train_step`` eats.
+
+    ``arrays`` share their first dimension ``N`` (e.g. ``(users, items)`` of the training pairs,
+    or one array of row ids). Epoch ``e`` visits every example once, in the order of the
+    stateless shuffle with seed ``(seed, e)`` -- so the stream depends on ``seed`` alone (not on
+    TensorFlow's global seed or on how often it was read) -- in ``ceil(N / batch_size)`` batches
+    of ``batch_size`` (the last may be smaller). A batch is the element ``(x,)``: ``x`` is the
+    tuple of the arrays' rows, or the rows of the single array, so Keras reads it as the input
+    with no target.
+
+    Args:
+        arrays: the examples; each ``[N, ...]``.
+        batch_size: examples per batch.
+        seed: the shuffling seed.
+        shuffle: ``False`` keeps the table's order every epoch.
+    """
+
+    arrays: tuple[np.ndarray, ...]
+    batch_size: int
+    seed: int = 0
+    shuffle: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.arrays:
+            raise ValueError("Examples needs at least one array.")
+        lengths = {len(a) for a in self.arrays}
+        if len(lengths) != 1:
+            raise ValueError(f"the arrays must have the same length, got {sorted(lengths)}.")
+        if len(self) == 0:
+            raise ValueError("the training table is empty: nothing to train on.")
+        if isinstance(self.batch_size, bool) or int(self.batch_size) != self.batch_size:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}.")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size}.")
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """``ceil(N / batch_size)``."""
+        return -(-len(self) // int(self.batch_size))
+
+    def epoch_order(self, epoch: tf.Tensor | int) -> tf.Tensor:
+        """int32 ``[N]``: the order in which epoch ``epoch`` (0-based) visits the examples."""
+        order = tf.range(len(self), dtype=tf.int32)
+        if not self.shuffle:
+            return order
+        pair_seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(epoch, tf.int64)])
+        return tf.random.experimental.stateless_shuffle(order, seed=pair_seed)
+
+    def dataset(self, epochs: int | None = 1, first_epoch: int = 0) -> tf.data.Dataset:
+        """The batches of epochs ``first_epoch, first_epoch + 1, ...``: ``epochs`` of them, or
+        forever for ``None`` (one iterator then serves a whole ``fit``; a run resumed after epoch
+        ``e`` starts at ``e`` and sees what an uninterrupted run would have seen).
+
+        The permutation is drawn for a whole epoch at once and batches are slices of it, which is
+        over ten times faster than ``Dataset.shuffle`` over single examples.
+        """
+        if epochs is not None and (isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1):
+            raise ValueError(f"epochs must be a positive integer or None (forever), got {epochs}.")
+        batch_size, n_batches = int(self.batch_size), self.batches_per_epoch
+        tables = tuple(tf.constant(a) for a in self.arrays)
+
+        def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
+            order = self.epoch_order(epoch)
+            shuffled = tuple(tf.gather(t, order) for t in tables)
+
+            def batch(b: tf.Tensor):
+                rows = tuple(t[b * batch_size : (b + 1) * batch_size] for t in shuffled)
+                return (rows if len(rows) > 1 else rows[0],)
+
+            return tf.data.Dataset.range(n_batches).map(batch)
+
+        return epoch_passes(one_epoch, n_batches, epochs, first_epoch)
+
+
+def pair_examples(train: Interactions, batch_size: int, seed: int = 0, shuffle: bool = True):
+    """:class:`Examples` of the observed pairs ``(users [N], items [N])``, int32."""
+    return Examples(
+        (train.user.astype(np.int32), train.item.astype(np.int32)), batch_size, seed, shuffle
+    )
 
 
 def positive_pairs(
@@ -25,49 +112,9 @@ def positive_pairs(
     epochs: int | None = 1,
     first_epoch: int = 0,
 ) -> tf.data.Dataset:
-    """Batches of observed pairs, ``epochs`` passes in a new random order each.
-
-    Yields ``((user, item),)``: Keras reads the pair as the input ``x`` with no target ``y``;
-    each is int32 ``[batch_size]`` (the last batch of each pass may be smaller). Pass ``e`` is
-    shuffled with the stateless seed ``(seed, e)``, so the stream depends on ``seed`` alone (not
-    on TensorFlow's global seed) and iterating the dataset again repeats it exactly. The
-    permutation is drawn for a whole pass at once and batches are slices of it, which is over ten
-    times faster than ``Dataset.shuffle`` over single pairs.
-
-    Args:
-        train: the pairs.
-        batch_size: pairs per batch.
-        seed: the shuffling seed.
-        shuffle: ``False`` keeps the table's order.
-        epochs: number of passes; ``None`` repeats forever (what :func:`advrec.training.fit_ranker`
-            uses, so Keras keeps one iterator for the whole fit).
-        first_epoch: index of the first pass (a run resumed after epoch ``e`` starts at ``e``
-            and sees the passes an uninterrupted run would have seen).
-    """
-    if len(train) == 0:
-        raise ValueError("the training table is empty: nothing to train on.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
-    if epochs is not None and epochs < 1:
-        raise ValueError(f"epochs must be a positive integer or None (forever), got {epochs}.")
-    n = len(train)
-    n_batches = -(-n // batch_size)
-    users, items = tf.constant(train.user), tf.constant(train.item)
-
-    def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
-        order = tf.range(n)
-        if shuffle:
-            pair_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
-            order = tf.random.experimental.stateless_shuffle(order, seed=pair_seed)
-        epoch_users, epoch_items = tf.gather(users, order), tf.gather(items, order)
-
-        def batch(b: tf.Tensor) -> tuple[tuple[tf.Tensor, tf.Tensor]]:
-            window = slice(b * batch_size, (b + 1) * batch_size)
-            return ((epoch_users[window], epoch_items[window]),)
-
-        return tf.data.Dataset.range(n_batches).map(batch)
-
-    return epoch_passes(one_epoch, n_batches, epochs, first_epoch)
+    """Batches ``((users [B], items [B]),)`` of observed pairs, ``epochs`` passes in a new random
+    order each: ``pair_examples(...).dataset(epochs, first_epoch)`` (see :class:`Examples`)."""
+    return pair_examples(train, batch_size, seed, shuffle).dataset(epochs, first_epoch)
 
 
 def epoch_passes(

@@ -160,53 +160,31 @@ def training_windows(train: Interactions, max_len: int) -> tuple[np.ndarray, ...
     return windows_users, inputs, targets
 
 
+def sequence_examples(train: Interactions, max_len: int, batch_size: int, seed: int = 0):
+    """:class:`advrec.data.sampling.Examples` of the training windows
+    ``(users [W], inputs [W, max_len], targets [W, max_len])`` (:func:`training_windows`)."""
+    from advrec.data.sampling import Examples
+
+    if len(train) == 0:
+        raise ValueError("the training table is empty: nothing to train on.")
+    windows = training_windows(train, max_len)
+    if len(windows[0]) == 0:
+        raise ValueError("no user has two training items: a sequence model has nothing to learn.")
+    return Examples(windows, batch_size, seed)
+
+
 def training_sequences(
     train: Interactions,
     max_len: int,
     batch_size: int,
     seed: int = 0,
-    shuffle: bool = True,
     epochs: int | None = 1,
     first_epoch: int = 0,
 ):
-    """``tf.data.Dataset`` of training windows, ``epochs`` passes in a new random order each.
-
-    Yields ``((users [B], inputs [B, max_len], targets [B, max_len]),)``, int32 (Keras reads the
-    tuple as the input ``x`` with no target ``y``); the last batch of a pass may be smaller. Pass
-    ``e`` is shuffled with the stateless seed ``(seed, e)`` as in
-    :func:`advrec.data.positive_pairs`: the stream depends on ``seed`` alone, ``epochs=None``
-    repeats forever and ``first_epoch`` resumes an interrupted run where it stopped.
-    """
-    import tensorflow as tf
-
-    from advrec.data.sampling import epoch_passes
-
-    if len(train) == 0:
-        raise ValueError("the training table is empty: nothing to train on.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
-    if epochs is not None and epochs < 1:
-        raise ValueError(f"epochs must be a positive integer or None (forever), got {epochs}.")
-    users, inputs, targets = training_windows(train, max_len)
-    n = len(users)
-    if n == 0:
-        raise ValueError("no user has two training items: a sequence model has nothing to learn.")
-    n_batches = -(-n // batch_size)
-    users, inputs, targets = tf.constant(users), tf.constant(inputs), tf.constant(targets)
-
-    def one_epoch(epoch):
-        order = tf.range(n)
-        if shuffle:
-            pair_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
-            order = tf.random.experimental.stateless_shuffle(order, seed=pair_seed)
-
-        def batch(b):
-            rows = order[b * batch_size : (b + 1) * batch_size]
-            return ((tf.gather(users, rows), tf.gather(inputs, rows), tf.gather(targets, rows)),)
-
-        return tf.data.Dataset.range(n_batches).map(batch)
-
-    return epoch_passes(one_epoch, n_batches, epochs, first_epoch)
+    """``tf.data.Dataset`` of training windows, ``epochs`` passes in a new random order each:
+    ``((users [B], inputs [B, max_len], targets [B, max_len]),)``, int32, the last batch of a
+    pass possibly smaller (:func:`sequence_examples`, :meth:`Examples.dataset`)."""
+    return sequence_examples(train, max_len, batch_size, seed).dataset(epochs, first_epoch)
 
 
 def synthetic_sequences(

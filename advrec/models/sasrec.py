@@ -46,10 +46,10 @@ import numpy as np
 import tensorflow as tf
 
 from advrec.data.sampling import NegativeSampler
-from advrec.data.sequences import SequenceSplit, training_sequences, windows_per_user
+from advrec.data.sequences import SequenceSplit, sequence_examples
 from advrec.distribute import replica_uniform
 from advrec.losses import scale_for_replicas
-from advrec.training import RankingValidation, backed_up_epoch, fit_ranker
+from advrec.training import RankingValidation, fit_ranker
 
 LOSSES = ("bce", "sampled_softmax")
 ADVERSARIES = (None, "apr", "substitution")
@@ -380,7 +380,7 @@ def fit_sasrec(
 ) -> RankingValidation:
     """Trains ``model`` through :func:`advrec.training.fit_ranker` on training windows.
 
-    The batches are :func:`advrec.data.sequences.training_sequences` (``seed`` fixes their
+    The batches are :func:`advrec.data.sequences.sequence_examples` (``seed`` fixes their
     order); an uncompiled model gets Adam with ``learning_rate`` (1e-3 unless given) and
     ``beta_2 = 0.98``, as in the paper, unless ``optimizer`` is given. Validation
     ranks every item the user has not seen in training, scored from the training history
@@ -400,15 +400,7 @@ def fit_sasrec(
         learning_rate = None
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
-    steps_per_epoch = -(-int(windows_per_user(sequences.train, model.max_len).sum()) // batch_size)
-    data = training_sequences(
-        sequences.train,
-        model.max_len,
-        batch_size,
-        seed=seed,
-        epochs=None,
-        first_epoch=backed_up_epoch(backup_dir),
-    )
+    examples = sequence_examples(sequences.train, model.max_len, batch_size, seed)
     return fit_ranker(
         model,
         sequences.split,
@@ -419,8 +411,7 @@ def fit_sasrec(
         patience=patience,
         verbose=verbose,
         callbacks=callbacks,
-        data=data,
-        steps_per_epoch=steps_per_epoch,
+        examples=examples,
         jit_compile=jit_compile,
         backup_dir=backup_dir,
     )

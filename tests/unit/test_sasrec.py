@@ -279,7 +279,8 @@ MIRRORED_SCRIPT = textwrap.dedent(
     import keras
     import numpy as np
     from advrec.data import Interactions
-    from advrec.data.sequences import leave_last_out, training_sequences
+    from advrec.data.sampling import Examples
+    from advrec.data.sequences import leave_last_out, training_windows
     from advrec.models.sasrec import SASRec
 
     # every user has 12 items, so every window is full and both replicas average over the same
@@ -299,7 +300,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
             # device ("tfvariable_on_a_different_device", an XLA known issue); the step itself
             # compiles with XLA on one device (test_sasrec_learns_the_planted_chain_with_xla)
             model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=False)
-        data = training_sequences(seq.train, 9, batch_size=32, seed=0, shuffle=False)
+        data = Examples(training_windows(seq.train, 9), 32, shuffle=False).dataset()
         model.fit(data, epochs=2, verbose=0, shuffle=False)
         return [v.numpy() for v in model.trainable_variables], model.history.history["loss"]
 

@@ -62,19 +62,26 @@ def test_training_depends_on_the_seed_alone_not_the_global_seed(synthetic_split)
     np.testing.assert_array_equal(train(1), train(2))
 
 
-def test_fit_ranker_accepts_a_dataset(synthetic_split):
-    from advrec.data import positive_pairs
+def test_fit_ranker_trains_on_the_examples_it_is_given(synthetic_split):
+    from advrec.data.sampling import pair_examples
 
     model = BPRMF(synthetic_split.train, dim=4, seed=0)
-    data = positive_pairs(synthetic_split.train, 256, seed=1)
-    fit_ranker(model, synthetic_split, epochs=2, data=data, patience=None, verbose=0)
-    assert int(model.optimizer.iterations.numpy()) == 2 * int(data.cardinality())
-    with pytest.raises(ValueError, match="give steps_per_epoch"):
-        fit_ranker(BPRMF(synthetic_split.train, dim=4), synthetic_split, data=data.repeat())
-    endless = BPRMF(synthetic_split.train, dim=4, seed=0)
-    fit_ranker(endless, synthetic_split, epochs=2, data=data.repeat(), steps_per_epoch=3,
-               patience=None, verbose=0)  # fmt: skip
-    assert int(endless.optimizer.iterations.numpy()) == 2 * 3
+    examples = pair_examples(synthetic_split.train, 256, seed=1)
+    fit_ranker(model, synthetic_split, epochs=2, examples=examples, patience=None, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 2 * examples.batches_per_epoch
+
+
+def test_fit_model_refuses_an_uncompiled_model_and_fractional_epochs(synthetic_split):
+    from advrec.data.sampling import pair_examples
+    from advrec.training import fit_model
+
+    examples = pair_examples(synthetic_split.train, 256)
+    with pytest.raises(ValueError, match="compile the BPRMF"):
+        fit_model(BPRMF(synthetic_split.train, dim=4), examples, epochs=1)
+    model = BPRMF(synthetic_split.train, dim=4)
+    model.compile(optimizer=keras.optimizers.Adam())
+    with pytest.raises(ValueError, match="epochs must be a positive integer, got 2.9"):
+        fit_model(model, examples, epochs=2.9)
 
 
 class _Interrupt(keras.callbacks.Callback):
