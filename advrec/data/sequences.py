@@ -160,9 +160,12 @@ def training_windows(train: Interactions, max_len: int) -> tuple[np.ndarray, ...
     return windows_users, inputs, targets
 
 
-def sequence_examples(train: Interactions, max_len: int, batch_size: int, seed: int = 0):
+def sequence_examples(
+    train: Interactions, max_len: int, batch_size: int, seed: int = 0, shuffle: bool = True
+):
     """:class:`advrec.data.sampling.Examples` of the training windows
-    ``(users [W], inputs [W, max_len], targets [W, max_len])`` (:func:`training_windows`)."""
+    ``(users [W], inputs [W, max_len], targets [W, max_len])`` (:func:`training_windows`);
+    ``shuffle=False`` keeps their order."""
     from advrec.data.sampling import Examples
 
     if len(train) == 0:
@@ -170,7 +173,7 @@ def sequence_examples(train: Interactions, max_len: int, batch_size: int, seed: 
     windows = training_windows(train, max_len)
     if len(windows[0]) == 0:
         raise ValueError("no user has two training items: a sequence model has nothing to learn.")
-    return Examples(windows, batch_size, seed)
+    return Examples(windows, batch_size, seed, shuffle)
 
 
 def training_sequences(
@@ -178,13 +181,15 @@ def training_sequences(
     max_len: int,
     batch_size: int,
     seed: int = 0,
+    shuffle: bool = True,
     epochs: int | None = 1,
     first_epoch: int = 0,
 ):
     """``tf.data.Dataset`` of training windows, ``epochs`` passes in a new random order each:
     ``((users [B], inputs [B, max_len], targets [B, max_len]),)``, int32, the last batch of a
     pass possibly smaller (:func:`sequence_examples`, :meth:`Examples.dataset`)."""
-    return sequence_examples(train, max_len, batch_size, seed).dataset(epochs, first_epoch)
+    examples = sequence_examples(train, max_len, batch_size, seed, shuffle)
+    return examples.dataset(epochs, first_epoch)
 
 
 def synthetic_sequences(
