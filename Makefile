@@ -2,6 +2,7 @@
 #   make book   set up, execute every chapter and build the HTML book into _build/html
 #   make test   set up, then run the unit tests (fast and slow) and the notebook tests (nbval)
 #   make unit   only the fast unit tests
+#   make reproduce NAME=...   regenerate one stored run in results/
 # Set-up is idempotent: the virtual environment is (re)installed only when requirements.txt or
 # pyproject.toml change, and the data step is a quick checksum check once the data is cached.
 
@@ -22,7 +23,7 @@ SHELL := /bin/bash
 # talks to the build over unencrypted loopback TCP.
 STARTUP_NOISE := absl::InitializeLog\(\) is called are written to STDERR|cudart_stub\.cc:[0-9]+\] Could not find cuda drivers|cuda_(platform|driver|executor)\.cc:[0-9]+\] failed call to cuInit|\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption
 
-.PHONY: setup data mathjax book site-check test unit slow integration notebooks lint format bench bench-setup clean
+.PHONY: setup data mathjax book site-check test unit slow integration notebooks lint format bench bench-setup reproduce clean
 
 setup: $(STAMP)
 
@@ -67,6 +68,12 @@ integration: data
 
 notebooks: data
 	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider $(NOTEBOOKS)
+
+# A recipe at its published schedule for every seed, written to results/NAME.json (the stored
+# runs the chapters show; `python -m advrec reproduce --help` lists them).
+reproduce: data
+	@test -n "$(NAME)" || { echo "usage: make reproduce NAME=<stored run>"; exit 2; }
+	$(BIN)/python -m advrec reproduce $(NAME)
 
 lint: $(STAMP)
 	$(BIN)/ruff check advrec tests benchmarks tools book

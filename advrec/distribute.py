@@ -81,6 +81,33 @@ def replica_categorical(
     return tf.minimum(samples, tf.shape(weights)[-1] - 1)
 
 
+def global_randint(
+    shape: tuple[int, ...], maxval: int, seed_generator: keras.random.SeedGenerator
+) -> tf.Tensor:
+    """int32 ``shape`` uniform in ``[0, maxval)``, the *same* on every replica: for a draw that
+    belongs to the global batch rather than to its examples (e.g. negatives every position of
+    the batch shares), so that ``n`` replicas use the numbers one device would."""
+    seed = tf.cast(seed_generator.next(), tf.int64)
+    return tf.random.stateless_uniform(
+        shape, seed, minval=0, maxval=maxval, dtype=tf.int32, alg="philox"
+    )
+
+
+def replica_dropout(
+    x: tf.Tensor, rate: float, seed_generator: keras.random.SeedGenerator
+) -> tf.Tensor:
+    """Inverted dropout of ``x`` ``[B, ...]`` (training only): each entry kept with probability
+    ``1 - rate`` and scaled by ``1 / (1 - rate)``, its mask this replica's slice of one global
+    draw (:func:`replica_uniform`), so replicas drop different entries and ``n`` replicas drop
+    what one device would. ``keras.layers.Dropout`` draws from a mirrored seed, the same mask on
+    every replica."""
+    if not rate:
+        return x
+    shape = tuple(tf.unstack(tf.shape(x)))
+    keep = tf.cast(replica_uniform(shape, seed_generator) >= rate, x.dtype)
+    return x * keep / tf.cast(1.0 - rate, x.dtype)
+
+
 def _replica_slice(draw, shape, seed_generator: keras.random.SeedGenerator) -> tf.Tensor:
     """This replica's rows of ``draw(global shape, seed)``: the global batch is the replicas'
     batches in replica order, which may differ in size by one (an odd last batch)."""

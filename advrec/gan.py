@@ -69,7 +69,106 @@ def mlp_discriminator(
     return keras.Model(sample, logit, name=name)
 
 
-class GAN(keras.Model):
+class TwoPlayerModel:
+    """The training pattern every adversarial game in the library shares (a mixin for a
+    ``keras.Model``): the image :class:`GAN`, IRGAN, CFGAN, the cold-start generator and the
+    shilling profile GAN.
+
+    - ``compile(discriminator_optimizer, generator_optimizer)``: one optimizer per player (two
+      distinct objects, wrapped for loss scaling under ``mixed_float16``), each built on its
+      player's variables in the model's strategy scope, so every variable exists before ``fit``.
+    - One update per player, with one replica-scaling rule: inside the player's tape,
+      ``scaled = self.scaled_loss(player, loss, count)`` (the replica's share of the global mean,
+      :func:`advrec.losses.scale_for_replicas`, then the optimizer's loss scale); after it,
+      ``self.apply_update(player, tape, scaled)`` differentiates w.r.t. that player's variables
+      only and applies its optimizer.
+    - Metrics: ``self.track(*names)`` in ``__init__`` creates a ``keras.metrics.Mean`` per name;
+      ``self.report(name=value, ...)`` updates them and returns every result (the step's logs).
+
+    A subclass defines ``discriminator_variables`` and ``generator_variables`` (by default the
+    trainable variables of ``self.discriminator`` and ``self.generator``), ``train_step`` and
+    whatever it scores with. The player called the discriminator is the one that judges: in the
+    cold-start game it is the recommender.
+    """
+
+    PLAYERS = ("discriminator", "generator")
+
+    def build(self, input_shape=None) -> None:
+        """Nothing to build: a subclass creates every variable in ``__init__``."""
+        self.built = True
+
+    def compile(
+        self,
+        discriminator_optimizer: keras.optimizers.Optimizer,
+        generator_optimizer: keras.optimizers.Optimizer,
+        **kwargs,
+    ) -> None:
+        """Sets and builds one optimizer per player; ``kwargs`` go to ``keras.Model.compile``."""
+        if discriminator_optimizer is generator_optimizer:
+            raise ValueError(
+                "The discriminator and the generator need separate optimizer objects (each "
+                "keeps its own moments and step count); create two, e.g. keras.optimizers.Adam() "
+                "twice."
+            )
+        super().compile(**kwargs)
+        if self.dtype_policy.name == "mixed_float16":
+            discriminator_optimizer = _with_loss_scaling(discriminator_optimizer)
+            generator_optimizer = _with_loss_scaling(generator_optimizer)
+        self.discriminator_optimizer = discriminator_optimizer
+        self.generator_optimizer = generator_optimizer
+        # Create the optimizers' slots now, in the strategy the model was made in: built lazily
+        # in the first step they would be created inside a replica context and fail.
+        with self.distribute_strategy.scope():
+            discriminator_optimizer.build(self.discriminator_variables)
+            generator_optimizer.build(self.generator_variables)
+
+    @property
+    def discriminator_variables(self) -> list[tf.Variable]:
+        return self.discriminator.trainable_variables
+
+    @property
+    def generator_variables(self) -> list[tf.Variable]:
+        return self.generator.trainable_variables
+
+    def player_optimizer(self, player: str) -> keras.optimizers.Optimizer:
+        if player not in self.PLAYERS:
+            raise ValueError(f"player must be one of {self.PLAYERS}, got {player!r}.")
+        return getattr(self, f"{player}_optimizer")
+
+    def scaled_loss(self, player: str, loss: tf.Tensor, count: tf.Tensor | None = None):
+        """The loss to differentiate for ``player``, computed inside its tape: this replica's
+        share of the global batch's mean ``loss`` (a mean over ``count`` examples here), times
+        the optimizer's loss scale (1 unless mixed precision)."""
+        return self.player_optimizer(player).scale_loss(scale_for_replicas(loss, count))
+
+    def apply_update(
+        self, player: str, tape: tf.GradientTape, scaled: tf.Tensor
+    ) -> list[tf.Tensor]:
+        """One optimizer step of ``player`` on the gradient of ``scaled`` w.r.t. its variables
+        only; returns the (dense) gradients."""
+        from advrec.models.base import dense_gradients  # here: advrec.models imports this module
+
+        variables = getattr(self, f"{player}_variables")
+        gradients = dense_gradients(tape.gradient(scaled, variables), variables)
+        self.player_optimizer(player).apply(gradients, variables)
+        return gradients
+
+    def track(self, *names: str) -> None:
+        """Creates one ``keras.metrics.Mean`` per name (call in ``__init__``)."""
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return list(self.trackers.values())
+
+    def report(self, **values: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Updates the named trackers with ``values``; returns every tracker's result."""
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+class GAN(TwoPlayerModel, keras.Model):
     """Generator and discriminator trained against each other by ``fit``.
 
     Args:
@@ -102,10 +201,7 @@ class GAN(keras.Model):
         self.latent_dim = int(latent_dim)
         self.discriminator_steps = int(discriminator_steps)
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.discriminator_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.generator_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.real_score_tracker = keras.metrics.Mean(name="d_real")
-        self.fake_score_tracker = keras.metrics.Mean(name="d_fake")
+        self.track("d_loss", "g_loss", "d_real", "d_fake")
         # Both players are built functional models, so the GAN is built too: `fit` must not
         # try to build it by calling it on the data (the data are samples, not noise).
         self.built = generator.built and discriminator.built
@@ -127,38 +223,11 @@ class GAN(keras.Model):
                 ``(discriminator_loss(real_logits, fake_logits), generator_loss(fake_logits))``.
             **kwargs: passed to ``keras.Model.compile`` (e.g. ``steps_per_execution``).
         """
-        if discriminator_optimizer is generator_optimizer:
-            raise ValueError(
-                "The discriminator and the generator need separate optimizer objects (each "
-                "keeps its own moments and step count); create two, e.g. keras.optimizers.Adam() "
-                "twice."
-            )
-        super().compile(**kwargs)
+        super().compile(discriminator_optimizer, generator_optimizer, **kwargs)
         if isinstance(objective, str):
-            discriminator_loss, generator_loss = gan_objective(objective)
+            self.discriminator_loss, self.generator_loss = gan_objective(objective)
         else:
-            discriminator_loss, generator_loss = objective
-        if self.dtype_policy.name == "mixed_float16":
-            discriminator_optimizer = _with_loss_scaling(discriminator_optimizer)
-            generator_optimizer = _with_loss_scaling(generator_optimizer)
-        self.discriminator_optimizer = discriminator_optimizer
-        self.generator_optimizer = generator_optimizer
-        self.discriminator_loss = discriminator_loss
-        self.generator_loss = generator_loss
-        # Create the optimizers' slots now, in the strategy the model was made in: built lazily
-        # in the first step they would be created inside a replica context and fail.
-        with self.distribute_strategy.scope():
-            discriminator_optimizer.build(self.discriminator.trainable_variables)
-            generator_optimizer.build(self.generator.trainable_variables)
-
-    @property
-    def metrics(self) -> list[keras.metrics.Metric]:
-        return [
-            self.discriminator_loss_tracker,
-            self.generator_loss_tracker,
-            self.real_score_tracker,
-            self.fake_score_tracker,
-        ]
+            self.discriminator_loss, self.generator_loss = objective
 
     def call(self, noise: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Generate samples ``(batch, *data_shape)`` from noise ``(batch, latent_dim)``."""
@@ -196,8 +265,8 @@ class GAN(keras.Model):
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
             loss = self.discriminator_loss(real_logits, fake_logits)
-            scaled = self.discriminator_optimizer.scale_loss(scale_for_replicas(loss))
-        gradients = tape.gradient(scaled, self.discriminator.trainable_variables)
+            scaled = self.scaled_loss("discriminator", loss)
+        gradients = tape.gradient(scaled, self.discriminator_variables)
         return gradients, loss, real_logits, fake_logits
 
     def generator_gradients(self, noise: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor]:
@@ -216,39 +285,33 @@ class GAN(keras.Model):
             fake = self.generator(noise, training=True)
             fake_logits = self.discriminator(fake, training=True)
             loss = self.generator_loss(fake_logits)
-            scaled = self.generator_optimizer.scale_loss(scale_for_replicas(loss))
-        gradients = tape.gradient(scaled, self.generator.trainable_variables)
+            scaled = self.scaled_loss("generator", loss)
+        gradients = tape.gradient(scaled, self.generator_variables)
         return gradients, loss
 
     # --- the game -----------------------------------------------------------------------------
 
-    def discriminator_step(self, real: tf.Tensor) -> tf.Tensor:
-        """One discriminator update on ``real (batch, *data_shape)``; returns its loss."""
+    def discriminator_step(self, real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """One discriminator update on ``real (batch, *data_shape)``; returns its loss and the
+        mean probabilities it gives the real and the fake samples."""
         noise = self.sample_noise(tf.shape(real)[0])
         gradients, loss, real_logits, fake_logits = self.discriminator_gradients(real, noise)
-        self.discriminator_optimizer.apply_gradients(
-            zip(gradients, self.discriminator.trainable_variables, strict=True)
-        )
-        self.real_score_tracker.update_state(tf.sigmoid(real_logits))
-        self.fake_score_tracker.update_state(tf.sigmoid(fake_logits))
-        return loss
+        self.discriminator_optimizer.apply(gradients, self.discriminator_variables)
+        return loss, tf.sigmoid(real_logits), tf.sigmoid(fake_logits)
 
     def generator_step(self, batch_size: int | tf.Tensor) -> tf.Tensor:
         """One generator update on ``batch_size`` fresh fakes; returns its loss."""
         gradients, loss = self.generator_gradients(self.sample_noise(batch_size))
-        self.generator_optimizer.apply_gradients(
-            zip(gradients, self.generator.trainable_variables, strict=True)
-        )
+        self.generator_optimizer.apply(gradients, self.generator_variables)
         return loss
 
     def train_step(self, data) -> dict[str, tf.Tensor]:
         real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         for _ in range(self.discriminator_steps):  # unrolled when traced: k is a Python int
-            discriminator_loss = self.discriminator_step(real)
-            self.discriminator_loss_tracker.update_state(discriminator_loss)
-        generator_loss = self.generator_step(tf.shape(real)[0])
-        self.generator_loss_tracker.update_state(generator_loss)
-        return {metric.name: metric.result() for metric in self.metrics}
+            d_loss, d_real, d_fake = self.discriminator_step(real)
+            self.report(d_loss=d_loss, d_real=d_real, d_fake=d_fake)
+        g_loss = self.generator_step(tf.shape(real)[0])
+        return self.report(g_loss=g_loss)
 
 
 def _with_loss_scaling(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:

@@ -3,9 +3,12 @@
 :class:`RankingValidation` evaluates the model on the validation pairs every few epochs and hands
 the score to Keras' own ``EarlyStopping(restore_best_weights=True)``, which keeps the best
 weights, stops after ``patience`` evaluations without improvement and restores the best weights at
-the end. :func:`fit_ranker` wires it up and compiles the training step the fast way: a whole epoch
-of mini-batches per call (``steps_per_execution``) and XLA where Keras picks it (on a GPU).
-:func:`fit_amf` runs APR's adversarial phase on top of a pre-trained BPR-MF.
+the end. :func:`fit_model` is the one way every model trains (its own ``train_step`` on
+:class:`~advrec.data.sampling.Examples`, Keras callbacks, several devices or workers, resume);
+:func:`fit_ranker` adds the default optimizer and the validation of a ranker.
+:class:`TestTrace` records test metrics per epoch, to report a paper's test-selected procedure.
+
+Training *procedures* (which model, which schedule, which settings) are in :mod:`advrec.recipes`.
 """
 
 from __future__ import annotations
@@ -320,53 +323,38 @@ def backed_up_epoch(backup_dir: str | Path | None) -> int:
     return int(json.loads(metadata.read_text())["epoch"])
 
 
-def fit_amf(
-    pretrained: keras.Model,
-    split: Split,
-    epsilon: float = 0.5,
-    adversarial_weight: float = 1.0,
-    learning_rate: float | None = None,
-    epochs: int = 100,
-    batch_size: int = 8192,
-    patience: int | None = 5,
-    seed: int = 0,
-    verbose: int | str = 0,
-    jit_compile: bool | str = "auto",
-    optimizer: keras.optimizers.Optimizer | None = None,
-    eval_every: int = 1,
-):
-    """APR's adversarial phase: an AMF initialised from ``pretrained`` (a BPR-MF, left unchanged),
-    trained with a fresh optimizer through :func:`fit_ranker` (early stopping on validation).
+class TestTrace(keras.callbacks.Callback):
+    """Records test metrics after every ``every`` epochs: the papers' procedure, which picks the
+    epoch with the best *test* score. For reporting that procedure only; select on validation.
 
-    ``optimizer`` (a new, unused one) replaces the default Adam with ``learning_rate`` (0.01
-    unless given), e.g. the Adagrad of APR's released code. ``eval_every`` is passed to
-    :func:`fit_ranker`; ``eval_every=epochs`` (with ``patience=None``) runs a fixed-length phase
-    and keeps its last weights, as the paper's code does.
+    Args:
+        split: its ``test`` pairs are the targets; ``train`` and ``valid`` are excluded.
+        ks: cut-offs to compute.
+        every: evaluate every this many epochs.
 
-    Returns ``(amf, validation)``: the AMF, holding its best validation weights, and the
-    validation callback.
+    Attributes:
+        history: ``{"epoch": [...], "precision@5": [...], ...}``.
     """
-    from advrec.models.apr import AMF
 
-    model = AMF(
-        split.train,
-        epsilon=epsilon,
-        adversarial_weight=adversarial_weight,
-        dim=pretrained.dim,
-        l2=pretrained.l2,
-        seed=seed,
-    ).initialize_from(pretrained)
-    validation = fit_ranker(
-        model,
-        split,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        optimizer=optimizer,
-        eval_every=eval_every,
-        patience=patience,
-        seed=seed,
-        verbose=verbose,
-        jit_compile=jit_compile,
-    )
-    return model, validation
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, split: Split, ks: Sequence[int] = (5, 10), every: int = 1) -> None:
+        super().__init__()
+        self.split, self.ks, self.every = split, tuple(ks), max(1, int(every))
+        self.history: dict[str, list[float]] = {"epoch": []}
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if (epoch + 1) % self.every:
+            return
+        split = self.split
+        scores = evaluate_ranking(
+            self.model.score_all, split.test, exclude=[split.train, split.valid], ks=self.ks
+        )
+        self.history["epoch"].append(epoch + 1)
+        for name, value in scores.items():
+            self.history.setdefault(name, []).append(float(value))
+
+    def best(self, monitor: str) -> dict[str, float]:
+        """All metrics at the epoch with the largest ``monitor`` (the test-selected epoch)."""
+        index = int(np.argmax(self.history[monitor]))
+        return {name: values[index] for name, values in self.history.items()}

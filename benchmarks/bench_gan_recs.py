@@ -43,7 +43,7 @@ def main() -> None:
     cfgan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), jit_compile=args.jit)
     runs = {
         "irgan": (irgan, positive_pairs(u1.train, 4096, seed=0)),
-        "cfgan": (cfgan, cfgan.row_batches(64, seed=0)),
+        "cfgan": (cfgan, cfgan.row_examples(64, seed=0).dataset()),
     }
     timers = {name: EpochTimer() for name in runs}
     for model, data in runs.values():

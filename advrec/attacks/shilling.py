@@ -40,15 +40,12 @@ import numpy as np
 import tensorflow as tf
 
 from advrec.data.interactions import Interactions
-from advrec.data.sampling import positive_pairs
 from advrec.data.splits import Split
 from advrec.distribute import replica_normal, replica_uniform
-from advrec.losses import (
-    discriminator_cross_entropy,
-    non_saturating_generator_loss,
-    scale_for_replicas,
-)
+from advrec.gan import TwoPlayerModel
+from advrec.losses import discriminator_cross_entropy, non_saturating_generator_loss
 from advrec.metrics import batch_mask, items_by_user
+from advrec.seeds import derive_seed
 
 CLASSIC_ATTACKS = ("random", "average", "bandwagon", "segment")
 """The textbook profile models (Mobasher et al., 2007), translated to implicit feedback."""
@@ -228,28 +225,6 @@ def target_exposure(
 # -- the surrogate and the optimised attack ---------------------------------------------------
 
 
-def fit_fixed_epochs(
-    model: keras.Model,
-    train: Interactions,
-    epochs: int,
-    batch_size: int = 8192,
-    learning_rate: float = 0.01,
-    seed: int = 0,
-) -> keras.Model:
-    """Trains a :class:`~advrec.models.PairwiseRanker` with ``fit`` for a fixed number of epochs.
-
-    For retraining a victim many times with an epoch count chosen once on validation, and for
-    the attacker's surrogate (the attacker has no validation split of the platform).
-    """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}.")
-    steps = -(-len(train) // batch_size)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=steps)
-    data = positive_pairs(train, batch_size, seed=seed, epochs=None)  # a new order every epoch
-    model.fit(data, epochs=epochs, steps_per_epoch=steps, verbose=0, shuffle=False)
-    return model
-
-
 def influence_direction(
     user_factors: np.ndarray,
     item_factors: np.ndarray,
@@ -317,7 +292,7 @@ def surrogate_profiles(
 # -- the learned (GAN) attack -----------------------------------------------------------------
 
 
-class ProfileGAN(keras.Model):
+class ProfileGAN(TwoPlayerModel, keras.Model):
     """An AUSH-style generator of fake profiles for implicit feedback, trained with ``fit``.
 
     The generator reads a *template* (a real user's 0/1 profile, ``[B, n_items]``) and noise, and
@@ -333,7 +308,8 @@ class ProfileGAN(keras.Model):
     with ``L_adv`` the non-saturating GAN loss, ``L_rec`` the sigmoid cross-entropy between the
     generator's logits and the template (stay close to a real user), and ``L_attack = -mean
     (fillers . item_value) / filler_size`` (hold items that help the target, see
-    :func:`influence_direction`). One optimizer per player; all variables are created in
+    :func:`influence_direction`). The players train with :class:`advrec.gan.TwoPlayerModel`'s
+    pattern (one optimizer each, one replica-scaling rule); all variables are created in
     ``__init__``/``compile``.
 
     ``fit`` takes batches of templates: float32 ``[B, n_items]`` real profiles, each with at
@@ -367,48 +343,29 @@ class ProfileGAN(keras.Model):
         self.attack_weight, self.reconstruction_weight = attack_weight, reconstruction_weight
         self.item_value = tf.constant(np.asarray(item_value, np.float32))
         self.not_target = tf.constant(np.arange(n_items) != target, dtype=tf.float32)
-        init = keras.initializers.GlorotUniform
+
+        def init(name: str):
+            return keras.initializers.GlorotUniform(seed=derive_seed(seed, name))
+
         self.generator = keras.Sequential(
             [
                 keras.Input((n_items + latent_dim,)),
-                keras.layers.Dense(hidden_units, "relu", kernel_initializer=init(seed)),
-                keras.layers.Dense(n_items, kernel_initializer=init(seed + 1)),
+                keras.layers.Dense(hidden_units, "relu", kernel_initializer=init("generator 0")),
+                keras.layers.Dense(n_items, kernel_initializer=init("generator 1")),
             ],
             name="generator",
         )
         self.discriminator = keras.Sequential(
             [
                 keras.Input((n_items,)),
-                keras.layers.Dense(hidden_units, "relu", kernel_initializer=init(seed + 2)),
-                keras.layers.Dense(1, kernel_initializer=init(seed + 3)),
+                keras.layers.Dense(hidden_units, "relu", kernel_initializer=init("critic 0")),
+                keras.layers.Dense(1, kernel_initializer=init("critic 1")),
             ],
             name="discriminator",
         )
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in ("d_loss", "g_adv", "g_rec", "g_attack", "d_fake")
-        }
+        self.track("d_loss", "g_adv", "g_rec", "g_attack", "d_fake")
         self.built = True
-
-    def compile(
-        self,
-        discriminator_optimizer: keras.optimizers.Optimizer,
-        generator_optimizer: keras.optimizers.Optimizer,
-        **kwargs,
-    ) -> None:
-        """One optimizer per player (two distinct objects), built on that player's variables."""
-        if discriminator_optimizer is generator_optimizer:
-            raise ValueError("give the discriminator and the generator two optimizer objects.")
-        super().compile(**kwargs)
-        self.discriminator_optimizer = discriminator_optimizer
-        self.generator_optimizer = generator_optimizer
-        discriminator_optimizer.build(self.discriminator.trainable_variables)
-        generator_optimizer.build(self.generator.trainable_variables)
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def generate(self, templates: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
         """Fillers float32 ``[B, n_items]`` (0/1 forward, straight-through gradient) and logits."""
@@ -440,9 +397,8 @@ class ProfileGAN(keras.Model):
             real_logits = self.discriminator(reals, training=True)
             fake_logits = self.discriminator(tf.stop_gradient(fakes), training=True)
             d_loss = discriminator_cross_entropy(real_logits, fake_logits)
-            scaled = scale_for_replicas(d_loss)
-        d_vars = self.discriminator.trainable_variables
-        self.discriminator_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
+            scaled = self.scaled_loss("discriminator", d_loss)
+        self.apply_update("discriminator", tape, scaled)
         # The generator's move: fakes made inside its own tape.
         with tf.GradientTape() as tape:
             fakes, logits = self.generate(templates, training=True)
@@ -456,18 +412,15 @@ class ProfileGAN(keras.Model):
                 tf.reduce_sum(fakes * self.item_value, axis=1) / self.filler_size
             )
             g_loss = adv + self.reconstruction_weight * rec + self.attack_weight * attack
-            scaled = scale_for_replicas(g_loss)
-        g_vars = self.generator.trainable_variables
-        self.generator_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
-        for name, value in (
-            ("d_loss", d_loss),
-            ("g_adv", adv),
-            ("g_rec", rec),
-            ("g_attack", attack),
-            ("d_fake", tf.reduce_mean(tf.sigmoid(fake_logits))),
-        ):
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+            scaled = self.scaled_loss("generator", g_loss)
+        self.apply_update("generator", tape, scaled)
+        return self.report(
+            d_loss=d_loss,
+            g_adv=adv,
+            g_rec=rec,
+            g_attack=attack,
+            d_fake=tf.reduce_mean(tf.sigmoid(fake_logits)),
+        )
 
     def fake_profiles(self, templates: np.ndarray) -> np.ndarray:
         """bool ``[B, n_items]``: one fake profile (fillers and the target) per template row."""
@@ -491,56 +444,9 @@ def gan_templates(train: Interactions, target: int, filler_size: int) -> np.ndar
     return templates
 
 
-def gan_profiles(
-    train: Interactions,
-    target: int,
-    item_value: np.ndarray,
-    n_fake: int,
-    filler_size: int = 50,
-    epochs: int = 30,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
-    attack_weight: float = 1.0,
-    reconstruction_weight: float = 1.0,
-    seed: int = 0,
-) -> tuple[np.ndarray, ProfileGAN]:
-    """Trains a :class:`ProfileGAN` on the attacker's view and returns ``n_fake`` profiles.
-
-    Returns bool ``[n_fake, n_items]`` profiles (templates drawn at random with ``seed``) and the
-    trained GAN (its ``history`` has the losses).
-    """
-    templates = gan_templates(train, target, filler_size)
-    gan = ProfileGAN(
-        train.n_items,
-        target,
-        item_value,
-        filler_size=filler_size,
-        attack_weight=attack_weight,
-        reconstruction_weight=reconstruction_weight,
-        seed=seed,
-    )
-    gan.compile(keras.optimizers.Adam(learning_rate), keras.optimizers.Adam(learning_rate))
-    data = (
-        tf.data.Dataset.from_tensor_slices(templates)
-        .shuffle(len(templates), seed=seed)
-        .batch(batch_size, drop_remainder=len(templates) >= batch_size)
-    )
-    gan.fit(data, epochs=epochs, verbose=0)
-    rng = np.random.default_rng(seed)
-    chosen = templates[rng.choice(len(templates), n_fake, replace=n_fake > len(templates))]
-    return gan.fake_profiles(chosen), gan
-
-
 ALL_ATTACKS = (*CLASSIC_ATTACKS, "surrogate", "gan")
-"""Every attack :func:`make_profiles` knows: the classic four, the optimised one, the GAN."""
-
-
-def fit_surrogate(train: Interactions, epochs: int = 15, seed: int = 0) -> keras.Model:
-    """The attacker's BPR-MF surrogate (dim 32, ``epochs`` epochs) trained on ``train`` -- its
-    own choices, not the victim's."""
-    from advrec.models.mf import BPRMF
-
-    return fit_fixed_epochs(BPRMF(train, dim=32, seed=seed), train, epochs, seed=seed)
+"""Every attack: the classic four, the optimised one, the GAN (the procedures that fit the
+surrogate and the GAN are in :mod:`advrec.recipes.shilling`)."""
 
 
 def surrogate_value(surrogate: keras.Model, train: Interactions, target: int) -> np.ndarray:
@@ -552,32 +458,3 @@ def surrogate_value(surrogate: keras.Model, train: Interactions, target: int) ->
         train,
         target,
     )
-
-
-def make_profiles(
-    kind: str,
-    train: Interactions,
-    target: int,
-    n_fake: int,
-    filler_size: int = 50,
-    item_value: np.ndarray | None = None,
-    gan_epochs: int = 30,
-    seed: int = 0,
-) -> np.ndarray:
-    """bool ``[n_fake, n_items]`` push profiles of any attack in :data:`ALL_ATTACKS`.
-
-    ``item_value`` (from :func:`surrogate_value`) is needed by ``"surrogate"`` and ``"gan"``.
-    ``gan_epochs`` bounds the GAN's training.
-    """
-    if kind in CLASSIC_ATTACKS:
-        return classic_profiles(train, target, kind, n_fake, filler_size, seed=seed)
-    if kind not in ALL_ATTACKS:
-        raise ValueError(f"unknown attack {kind!r}; choose one of {ALL_ATTACKS}.")
-    if item_value is None:
-        raise ValueError(f"the {kind} attack needs item_value; compute it with surrogate_value.")
-    if kind == "surrogate":
-        return surrogate_profiles(item_value, target, n_fake, filler_size, seed=seed)
-    profiles, _ = gan_profiles(
-        train, target, item_value, n_fake, filler_size, epochs=gan_epochs, seed=seed
-    )
-    return profiles

@@ -235,3 +235,14 @@ def demographic_groups(users: UserFeatures, keys: Sequence[str] = ("age", "gende
     combined = ["|".join(parts) for parts in zip(*(labels[k].tolist() for k in keys), strict=True)]
     _, groups = np.unique(combined, return_inverse=True)
     return groups.astype(np.int32)
+
+
+def side_features(dataset, side: str) -> np.ndarray:
+    """float32 side-information matrix of the cold side of ``dataset`` (items or users)."""
+    if side == "items":
+        if dataset.items is None:
+            raise ValueError(f"{dataset.name} has no item side information for cold items.")
+        return item_feature_matrix(dataset.items, dataset.n_items).values
+    if dataset.users is None:
+        raise ValueError(f"{dataset.name} has no user side information for cold users.")
+    return user_feature_matrix(dataset.users, dataset.n_users).values

@@ -162,38 +162,3 @@ class AMF(BPRMF):
         adversarial = self.adversarial_loss(users, positives, negatives, delta, rows)
         total = loss + self.adversarial_weight * adversarial
         return total, {"clean_loss": clean, "adversarial_loss": adversarial}
-
-
-def pretrain_bprmf(
-    split,
-    l2: float,
-    dim: int = 64,
-    seed: int = 0,
-    epochs: int = 100,
-    batch_size: int = 8192,
-    learning_rate: float = 0.01,
-    patience: int | None = 5,
-) -> BPRMF:
-    """APR's first phase: a BPR-MF trained with Adam, early-stopped on validation NDCG@10.
-
-    Seeds every generator with ``seed`` first (:func:`advrec.experiment.set_seed`), so a call
-    gives the same model every time; the model holds its best validation weights, and its
-    ``history.epoch`` lists the epochs run. ``l2`` has no default on purpose: it is the setting
-    the baseline must be tuned on (e.g. with :func:`advrec.protocol.select_on_validation`).
-    """
-    from advrec.experiment import set_seed
-    from advrec.training import fit_ranker
-
-    set_seed(seed)
-    model = BPRMF(split.train, dim=dim, l2=l2, seed=seed)
-    fit_ranker(
-        model,
-        split,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        patience=patience,
-        seed=seed,
-        verbose=0,
-    )
-    return model

@@ -18,12 +18,14 @@ flows through D's verdict. Items are ranked by ``r_hat``.
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from advrec.data.interactions import Interactions
-from advrec.data.sampling import epoch_passes
+from advrec.data.sampling import Examples
 from advrec.distribute import replica_uniform
-from advrec.models.two_player import TwoPlayerRecommender, dense_rows, player_update
+from advrec.gan import TwoPlayerModel
+from advrec.seeds import derive_seed
 
 MODES = ("user", "item")
 
@@ -52,23 +54,19 @@ def cfgan_masks(
     return mask, zero
 
 
-def _as_input(rows: tf.Tensor) -> tuple[tf.Tensor]:
-    return (rows,)
-
-
 def _mlp(inputs: int, units: int, layers: int, outputs: int, name: str, seed: int):
     """``inputs -> (units, sigmoid) x layers -> outputs`` (linear), Glorot-uniform weights."""
     x = keras.Input(shape=(inputs,))
     h = x
     for layer in range(layers):
-        init = keras.initializers.GlorotUniform(seed=seed + layer)
+        init = keras.initializers.GlorotUniform(seed=derive_seed(seed, f"{name} layer {layer}"))
         h = keras.layers.Dense(units, activation="sigmoid", kernel_initializer=init)(h)
-    init = keras.initializers.GlorotUniform(seed=seed + layers)
+    init = keras.initializers.GlorotUniform(seed=derive_seed(seed, f"{name} output"))
     out = keras.layers.Dense(outputs, kernel_initializer=init, dtype="float32")(h)
     return keras.Model(x, out, name=name)
 
 
-class CFGAN(TwoPlayerRecommender):
+class CFGAN(TwoPlayerModel, keras.Model):
     """CFGAN with partial masking and zero reconstruction (the "ZP" scheme).
 
     Defaults follow the released ML-100K setting (``parameters.py`` in the original code:
@@ -104,7 +102,7 @@ class CFGAN(TwoPlayerRecommender):
         seed: int = 0,
         **kwargs,
     ) -> None:
-        super().__init__(seed=seed, **kwargs)
+        super().__init__(**kwargs)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
         for name, value in (("pm_ratio", pm_ratio), ("zr_ratio", zr_ratio)):
@@ -118,49 +116,23 @@ class CFGAN(TwoPlayerRecommender):
         self.pm_ratio, self.zr_ratio, self.zr_weight = float(pm_ratio), float(zr_ratio), zr_weight
         self.generator_l2, self.discriminator_l2 = float(generator_l2), float(discriminator_l2)
         self.discriminator_steps, self.generator_steps = discriminator_steps, generator_steps
-        matrix = dense_rows(train, transpose=mode == "item")
+        matrix = train.dense()
+        matrix = np.ascontiguousarray(matrix.T) if mode == "item" else matrix
         self.n_rows, self.n_columns = matrix.shape
         self.vectors = tf.constant(matrix)  # [n_rows, n_columns]
         n = self.n_columns
         self.generator = _mlp(n, generator_units, generator_layers, n, "generator", seed)
         self.discriminator = _mlp(
-            2 * n, discriminator_units, discriminator_layers, 1, "discriminator", seed + 100
+            2 * n, discriminator_units, discriminator_layers, 1, "discriminator", seed
         )
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.track("d_loss", "g_loss")
         self.built = True  # every variable exists: fit must not build by calling the model
 
-    @property
-    def discriminator_variables(self) -> list[tf.Variable]:
-        return self.discriminator.trainable_variables
-
-    @property
-    def generator_variables(self) -> list[tf.Variable]:
-        return self.generator.trainable_variables
-
-    def row_batches(
-        self, batch_size: int, seed: int = 0, epochs: int | None = 1
-    ) -> tf.data.Dataset:
-        """Batches ``(rows,)`` of int32 row ids ``[batch_size]``: ``epochs`` passes over the
-        rows (``None``: forever), pass ``e`` in the order of the stateless seed ``(seed, e)``.
-
-        The order depends on ``seed`` alone (``Dataset.shuffle`` also depends on TensorFlow's
-        global seed and on how often the dataset was iterated). Train on the endless stream with
-        ``fit(..., steps_per_epoch=self.batches_per_epoch(batch_size))`` for a new order every
-        epoch.
-        """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
-        n_rows, n_batches = self.n_rows, self.batches_per_epoch(batch_size)
-
-        def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
-            pass_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
-            order = tf.random.experimental.stateless_shuffle(tf.range(n_rows), seed=pass_seed)
-            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).map(_as_input)
-
-        return epoch_passes(one_epoch, n_batches, epochs)
-
-    def batches_per_epoch(self, batch_size: int) -> int:
-        """Batches of :meth:`row_batches` in one pass over the rows."""
-        return -(-self.n_rows // batch_size)
+    def row_examples(self, batch_size: int, seed: int = 0) -> Examples:
+        """The training rows (int32 ids ``[n_rows]``) as :class:`~advrec.data.sampling.Examples`:
+        each epoch a new order, fixed by ``seed`` alone."""
+        return Examples((np.arange(self.n_rows, dtype=np.int32),), batch_size, seed)
 
     def generate(self, rows: tf.Tensor) -> tf.Tensor:
         """float32 ``[B, n_columns]`` generated vectors for int32 ``[B]`` rows."""
@@ -212,39 +184,12 @@ class CFGAN(TwoPlayerRecommender):
             with tf.GradientTape() as tape:
                 d_loss = self.discriminator_loss(real, mask)
                 total = d_loss + self._l2(self.discriminator_variables, self.discriminator_l2)
-            player_update(tape, total, self.discriminator_variables, self.discriminator_optimizer)
+                scaled = self.scaled_loss("discriminator", total)
+            self.apply_update("discriminator", tape, scaled)
         for _ in range(self.generator_steps):
             with tf.GradientTape() as tape:
                 g_total, g_loss = self.generator_loss(real, mask, zero)
                 g_total += self._l2(self.generator_variables, self.generator_l2)
-            player_update(tape, g_total, self.generator_variables, self.generator_optimizer)
-        return self._report(d_loss, g_loss)
-
-
-def fit_cfgan(
-    split,
-    epochs: int = 20,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
-    eval_every: int = 5,
-    ks: tuple[int, ...] = (5, 20),
-    monitor: str = "ndcg@5",
-    seed: int = 0,
-    callbacks=(),
-    **model_kwargs,
-) -> tuple[CFGAN, object]:
-    """Trains CFGAN on ``split.train`` with Adam for both players, selecting the epoch (every
-    ``eval_every``) on ``split.valid``; returns ``(model, validation)`` with the best weights."""
-    from advrec.training import RankingValidation
-
-    model = CFGAN(split.train, seed=seed, **model_kwargs)
-    model.compile(keras.optimizers.Adam(learning_rate), keras.optimizers.Adam(learning_rate))
-    validation = RankingValidation(split, monitor=monitor, ks=ks, every=eval_every, patience=None)
-    model.fit(
-        model.row_batches(batch_size, seed=seed, epochs=None),  # a new order every epoch
-        steps_per_epoch=model.batches_per_epoch(batch_size),
-        epochs=epochs,
-        callbacks=[validation, *callbacks],
-        verbose=0,
-    )
-    return model, validation
+                scaled = self.scaled_loss("generator", g_total)
+            self.apply_update("generator", tape, scaled)
+        return self.report(d_loss=d_loss, g_loss=g_loss)

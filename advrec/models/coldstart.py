@@ -16,9 +16,10 @@ new item with the generated one; the user side is the mirror image (demographics
   item; ``G`` learns to make ``R`` score its embedding as high as the real one. One optimizer per
   player, one ``train_step``.
 
-Non-learned baselines with the same ``score_all``: :class:`ItemPopByGenre`, :class:`ContentKNN`
-and :class:`PopularityByDemographic`. :func:`fit_cold_start` trains the learned ones through
-``fit`` with early stopping on the cold *validation* entities.
+Baselines that learn no generator are in :mod:`advrec.models.content`; how cold-start models
+are evaluated and selected is :mod:`advrec.coldstart_protocol`; the training procedure (warm
+BPR-MF, then a generator early-stopped on the cold validation entities) is
+:mod:`advrec.recipes.coldstart`.
 """
 
 from __future__ import annotations
@@ -30,12 +31,19 @@ import numpy as np
 import tensorflow as tf
 
 from advrec.data.coldstart import ColdStartSplit
-from advrec.data.interactions import Interactions
-from advrec.data.sampling import positive_pairs
 from advrec.distribute import replica_randint, replica_uniform
+from advrec.gan import TwoPlayerModel
 from advrec.losses import scale_for_replicas
-from advrec.metrics import evaluate_ranking
-from advrec.training import RankingValidation
+from advrec.seeds import derive_seed
+
+__all__ = [
+    "AdversarialGenerator",
+    "ColdStartModel",
+    "DropoutNetRecommender",
+    "GENERATORS",
+    "RegressionGenerator",
+    "pretrained_tables",
+]
 
 
 def pretrained_tables(model) -> tuple[np.ndarray, np.ndarray]:
@@ -53,16 +61,24 @@ def pretrained_tables(model) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _mlp(widths: Sequence[int], output: int, seed: int, zero_output: bool, name: str):
+    """``tanh`` layers of ``widths``, then a linear ``output`` (zero-initialised if asked);
+    each layer's initialiser seeded by :func:`advrec.seeds.derive_seed` of ``seed`` and its name."""
     layers = [
         keras.layers.Dense(
             width,
             activation="tanh",
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i),
+            kernel_initializer=keras.initializers.GlorotUniform(
+                seed=derive_seed(seed, f"{name} layer {i}")
+            ),
             name=f"{name}_hidden{i}",
         )
         for i, width in enumerate(widths)
     ]
-    last_init = "zeros" if zero_output else keras.initializers.GlorotUniform(seed=seed + 99)
+    last_init = (
+        "zeros"
+        if zero_output
+        else keras.initializers.GlorotUniform(seed=derive_seed(seed, f"{name} output"))
+    )
     layers.append(keras.layers.Dense(output, kernel_initializer=last_init, name=f"{name}_out"))
     return keras.Sequential(layers, name=name)
 
@@ -110,6 +126,7 @@ class ColdStartModel(keras.Model):
                 f"got {opposite_table.shape}."
             )
         self.side = split.side
+        self.n_users, self.n_items = split.warm.n_users, split.warm.n_items  # full id spaces
         self.dim = entity_table.shape[1]
         self.n_entities, self.n_warm = split.n_entities, len(warm_ids)
         self.features = tf.constant(features)
@@ -232,7 +249,7 @@ class DropoutNetRecommender(ColdStartModel):
         self.dropout_rate = float(dropout_rate)
         self.entity_mlp = _mlp(hidden, self.dim, seed, True, "entity_tower")
         self.entity_mlp.build((None, self.dim + self.features.shape[1]))
-        self.opposite_mlp = _mlp(hidden, self.dim, seed + 7, True, "opposite_tower")
+        self.opposite_mlp = _mlp(hidden, self.dim, seed, True, "opposite_tower")
         self.opposite_mlp.build((None, self.dim))
 
     def tower(self, embeddings, features, keep, training=False):
@@ -275,7 +292,7 @@ class DropoutNetRecommender(ColdStartModel):
         return {"loss": self.loss_tracker.result()}
 
 
-class AdversarialGenerator(ColdStartModel):
+class AdversarialGenerator(TwoPlayerModel, ColdStartModel):
     """GAR-style adversarial generator (Chen et al., SIGIR 2022), for items or users.
 
     Players: the generator ``G(c)`` and the recommender ``R(o, e) = g(o) . f(e)``, two residual
@@ -290,6 +307,10 @@ class AdversarialGenerator(ColdStartModel):
     ``beta = 1`` the :class:`RegressionGenerator`'s loss, so the regression generator is exactly
     the ablation without the adversarial term.
 
+    The two players train with :class:`advrec.gan.TwoPlayerModel`'s pattern; the recommender is
+    the player that judges, so ``compile(recommender_optimizer, generator_optimizer)`` gives it
+    the discriminator's place.
+
     Args:
         alpha: weight of the random negative against the generated one in the recommender's loss.
         beta: weight of the squared pull towards the real embedding in the generator's loss.
@@ -303,7 +324,7 @@ class AdversarialGenerator(ColdStartModel):
         entity_table,
         opposite_table,
         alpha: float = 0.9,
-        beta: float = 0.1,
+        beta: float = 0.5,
         hidden=(200,),
         tower_hidden=(200,),
         seed=0,
@@ -315,31 +336,21 @@ class AdversarialGenerator(ColdStartModel):
         self.alpha, self.beta = float(alpha), float(beta)
         self.generator = _mlp(hidden, self.dim, seed, False, "generator")
         self.generator.build((None, self.features.shape[1]))
-        self.entity_mlp = _mlp(tower_hidden, self.dim, seed + 3, True, "entity_tower")
+        self.entity_mlp = _mlp(tower_hidden, self.dim, seed, True, "entity_tower")
         self.entity_mlp.build((None, self.dim))
-        self.opposite_mlp = _mlp(tower_hidden, self.dim, seed + 5, True, "opposite_tower")
+        self.opposite_mlp = _mlp(tower_hidden, self.dim, seed, True, "opposite_tower")
         self.opposite_mlp.build((None, self.dim))
-        self.generator_loss_tracker = keras.metrics.Mean(name="generator_loss")
+        self.track("loss", "generator_loss")
 
-    def compile(self, recommender_optimizer=None, generator_optimizer=None, **kwargs):
-        """One optimizer per player (default Adam(1e-3) each); both built here."""
-        recommender_optimizer = recommender_optimizer or keras.optimizers.Adam(1e-3)
-        generator_optimizer = generator_optimizer or keras.optimizers.Adam(1e-3)
-        if recommender_optimizer is generator_optimizer:
-            raise ValueError("the two players need separate optimizer objects; create two.")
-        super().compile(**kwargs)
-        self.recommender_optimizer = recommender_optimizer
-        self.generator_optimizer = generator_optimizer
-        self.recommender_optimizer.build(self.recommender_variables)
-        self.generator_optimizer.build(self.generator.trainable_variables)
+    def compile(self, recommender_optimizer, generator_optimizer, **kwargs):
+        """One optimizer per player: the recommender's (the judging player) and the
+        generator's (two distinct objects)."""
+        super().compile(recommender_optimizer, generator_optimizer, **kwargs)
 
     @property
-    def recommender_variables(self) -> list:
+    def discriminator_variables(self) -> list:
+        """The recommender's towers (the player that judges real and generated embeddings)."""
         return self.entity_mlp.trainable_variables + self.opposite_mlp.trainable_variables
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.generator_loss_tracker]
 
     def generate(self, features, training=False):
         return self.generator(features, training=training)
@@ -368,9 +379,8 @@ class AdversarialGenerator(ColdStartModel):
             )
             margin = s_real - self.alpha * s_negative - (1.0 - self.alpha) * s_generated
             recommender_loss = tf.reduce_mean(tf.math.softplus(-margin))
-            scaled = scale_for_replicas(recommender_loss)
-        variables = self.recommender_variables
-        self.recommender_optimizer.apply(tape.gradient(scaled, variables), variables)
+            scaled = self.scaled_loss("discriminator", recommender_loss)
+        self.apply_update("discriminator", tape, scaled)
 
         with tf.GradientTape() as tape:
             generated = self.generate(content, training=True)
@@ -380,303 +390,14 @@ class AdversarialGenerator(ColdStartModel):
             adversarial = tf.reduce_mean(tf.math.softplus(-(s_generated - s_real)))
             pull = tf.reduce_mean(tf.reduce_sum(tf.square(generated - real), axis=-1))
             generator_loss = (1.0 - self.beta) * adversarial + self.beta * pull
-            scaled = scale_for_replicas(generator_loss)
-        variables = self.generator.trainable_variables
-        self.generator_optimizer.apply(tape.gradient(scaled, variables), variables)
+            scaled = self.scaled_loss("generator", generator_loss)
+        self.apply_update("generator", tape, scaled)
+        return self.report(loss=recommender_loss, generator_loss=generator_loss)
 
-        self.loss_tracker.update_state(recommender_loss)
-        self.generator_loss_tracker.update_state(generator_loss)
-        return {
-            "loss": self.loss_tracker.result(),
-            "generator_loss": self.generator_loss_tracker.result(),
-        }
-
-
-# -- training with validation on the cold entities ------------------------------------------
-
-
-def cold_targets(split: ColdStartSplit, part: str = "valid") -> dict:
-    """``evaluate_ranking`` keyword arguments for the cold ``part`` (``"valid"``/``"test"``).
-
-    New items are ranked among the cold items of that part only; new users over the whole
-    catalogue (they have no history to exclude).
-    """
-    target = split.cold_valid if part == "valid" else split.cold_test
-    ids = split.cold_valid_ids if part == "valid" else split.cold_test_ids
-    if split.side == "items":
-        return {"target": target, "candidates": ids}
-    return {"target": target, "candidates": None}
-
-
-class ColdValidation(RankingValidation):
-    """Early stopping on the cold validation entities (see :func:`cold_targets`)."""
-
-    def __init__(self, split: ColdStartSplit, monitor="ndcg@20", patience=5, every=1):
-        super().__init__(split.warm, monitor=monitor, ks=(10, 20), every=every, patience=patience)
-        self.cold_split = split
-
-    def evaluate(self) -> dict[str, float]:
-        return evaluate_ranking(
-            self.model.score_all, ks=self.ks, **cold_targets(self.cold_split, "valid")
-        )
-
-
-def fit_cold_start(
-    model: ColdStartModel,
-    split: ColdStartSplit,
-    epochs: int = 50,
-    batch_size: int = 1024,
-    patience: int = 5,
-    seed: int = 0,
-    verbose: int = 0,
-) -> ColdValidation:
-    """Trains ``model`` with ``fit`` on the warm training pairs, selecting the epoch on the cold
-    validation NDCG@20; the model ends with its best weights. Compile it first."""
-    if getattr(model, "optimizer", None) is None:
-        raise ValueError("compile the model first, e.g. model.compile(keras.optimizers.Adam()).")
-    validation = ColdValidation(split, patience=patience)
-    train = split.warm_space().train
-    model.fit(
-        positive_pairs(train, batch_size, seed=seed, epochs=None),  # a new order every epoch
-        steps_per_epoch=-(-len(train) // batch_size),
-        epochs=epochs,
-        callbacks=[validation],
-        verbose=verbose,
-        shuffle=False,
-    )
-    return validation
-
-
-# -- baselines that learn nothing -----------------------------------------------------------
-
-
-class ItemPopByGenre:
-    """Warm items by their training popularity; a new item by the mean popularity of the warm
-    items that share its genres (averaged over its genres).
-
-    Args:
-        split: a cold-item split (its warm training pairs give the popularity).
-        genres: bool ``[n_items, n_genres]`` genre flags by full item id.
-    """
-
-    def __init__(self, split: ColdStartSplit, genres) -> None:
-        if split.side != "items":
-            raise ValueError("ItemPopByGenre scores new items: give a cold-item split.")
-        genres = np.asarray(genres, np.float32)
-        if genres.shape[0] != split.n_entities:
-            raise ValueError(f"genres must have one row per item ({split.n_entities}).")
-        popularity = split.warm.train.item_counts().astype(np.float32)
-        warm = split.mask(split.warm_ids).astype(np.float32)
-        per_genre = (
-            (genres * warm[:, None]).T
-            @ popularity
-            / np.maximum((genres * warm[:, None]).sum(axis=0), 1.0)
-        )
-        estimate = genres @ per_genre / np.maximum(genres.sum(axis=1), 1.0)
-        self.scores = tf.constant(np.where(warm > 0, popularity, estimate).astype(np.float32))
-
-    def score_all(self, users):
-        return tf.tile(self.scores[tf.newaxis], [tf.shape(users)[0], 1])
-
-
-class ContentKNN:
-    """Item k-NN on content: ``score(u, i) = sum over u's training items j of s_k(i, j)``, where
-    ``s_k`` is the cosine similarity of the feature rows kept for the ``k`` most similar warm
-    items of ``i`` (its own row excluded).
-
-    Args:
-        split: a cold-item split; features: float ``[n_items, n_features]``; k: neighbours.
-    """
-
-    def __init__(self, split: ColdStartSplit, features, k: int = 50) -> None:
-        if split.side != "items":
-            raise ValueError("ContentKNN scores new items: give a cold-item split.")
-        if k < 1:
-            raise ValueError(f"k must be a positive number of neighbours, got {k}.")
-        x = np.asarray(features, np.float32)
-        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        similarity = x @ x.T
-        np.fill_diagonal(similarity, -np.inf)
-        similarity[:, ~split.mask(split.warm_ids)] = -np.inf
-        k = min(k, len(split.warm_ids) - 1)
-        threshold = -np.partition(-similarity, k - 1, axis=1)[:, k - 1 : k]
-        kept = np.where(similarity >= threshold, similarity, 0.0)  # [n_items, n_items]
-        self.history = tf.constant(split.warm.train.dense())
-        self.similarity = tf.constant(np.maximum(kept, 0.0).T.astype(np.float32))
-
-    def score_all(self, users):
-        return tf.matmul(tf.gather(self.history, users), self.similarity)
-
-
-class PopularityByDemographic:
-    """A user's score for an item: its training popularity among warm users of the same
-    demographic group, plus a thousandth of its overall popularity to break ties.
-
-    Args:
-        train: training interactions (full id spaces; cold users have no rows).
-        groups: int ``[n_users]`` demographic group of each user by full id
-            (:func:`advrec.data.features.demographic_groups`).
-    """
-
-    def __init__(self, train: Interactions, groups) -> None:
-        groups = np.asarray(groups)
-        if groups.shape != (train.n_users,):
-            raise ValueError(f"groups must hold one group per user ({train.n_users},).")
-        n_groups = int(groups.max()) + 1
-        counts = np.zeros((n_groups, train.n_items), np.float32)
-        np.add.at(counts, (groups[train.user], train.item), 1.0)
-        counts += 1e-3 * train.item_counts()[None, :]
-        self.counts = tf.constant(counts)
-        self.groups = tf.constant(groups.astype(np.int32))
-
-    def score_all(self, users):
-        return tf.gather(self.counts, tf.gather(self.groups, users))
-
-
-def share_in_top_k(
-    score_fn,
-    users,
-    is_cold,
-    exclude: Sequence[Interactions] = (),
-    k: int = 20,
-    candidates=None,
-) -> float:
-    """Mean share of cold items in each user's top-``k``.
-
-    Args:
-        score_fn: int32 ``[B]`` -> ``[B, n_items]``; users: int ``[n]`` user ids.
-        is_cold: bool ``[n_items]``; exclude: tables whose pairs are not ranked.
-        candidates: bool ``[n_items]`` items that may be ranked (default all).
-    """
-    users = np.asarray(users, np.int32)
-    scores = np.array(score_fn(tf.constant(users)), dtype=np.float32)
-    if candidates is not None:
-        scores[:, ~np.asarray(candidates, bool)] = -np.inf
-    row = {u: i for i, u in enumerate(users.tolist())}
-    for table in exclude:
-        keep = np.isin(table.user, users)
-        scores[[row[u] for u in table.user[keep].tolist()], table.item[keep]] = -np.inf
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return float(np.mean(np.asarray(is_cold)[top]))
-
-
-def cold_start_report(score_fn, split: ColdStartSplit) -> dict[str, float]:
-    """Test metrics of a scorer on a cold-start split (each a float in [0, 1]).
-
-    New items: ``cold_recall@20``/``cold_ndcg@20`` ranked among the cold test items only;
-    ``all_recall@20``/``all_ndcg@20`` ranked among the whole catalogue (warm items the user never
-    interacted with, plus the cold test items), the targets still the cold pairs;
-    ``cold_share@20``, the share of cold items in those top-20 lists; ``warm_ndcg@10``, warm
-    test pairs ranked among warm items. New users: ``cold_*`` over the whole catalogue, and
-    ``warm_ndcg@10`` for the warm users.
-    """
-    out = {}
-    cold = evaluate_ranking(score_fn, ks=(20,), **cold_targets(split, "test"))
-    out["cold_recall@20"], out["cold_ndcg@20"] = cold["recall@20"], cold["ndcg@20"]
-    if split.side == "items":
-        warm = split.warm
-        seen = [warm.train, warm.valid, warm.test]
-        catalogue = ~split.mask(split.cold_valid_ids)
-        hybrid = evaluate_ranking(
-            score_fn, split.cold_test, exclude=seen, ks=(20,), candidates=catalogue
-        )
-        out["all_recall@20"], out["all_ndcg@20"] = hybrid["recall@20"], hybrid["ndcg@20"]
-        out["cold_share@20"] = share_in_top_k(
-            score_fn,
-            np.unique(split.cold_test.user),
-            split.mask(split.cold_test_ids),
-            seen,
-            20,
-            catalogue,
-        )
-    out["warm_ndcg@10"] = evaluate_ranking(score_fn, ks=(10,), **warm_targets(split))["ndcg@10"]
-    return out
-
-
-# -- the pipeline the chapter and the command line share ------------------------------------
 
 GENERATORS = {
     "regression": RegressionGenerator,
     "dropoutnet": DropoutNetRecommender,
     "adversarial": AdversarialGenerator,
 }
-
-
-def side_features(dataset, side: str) -> np.ndarray:
-    """float32 side-information matrix of the cold side of ``dataset`` (items or users)."""
-    from advrec.data.features import item_feature_matrix, user_feature_matrix
-
-    if side == "items":
-        if dataset.items is None:
-            raise ValueError(f"{dataset.name} has no item side information for cold items.")
-        return item_feature_matrix(dataset.items, dataset.n_items).values
-    if dataset.users is None:
-        raise ValueError(f"{dataset.name} has no user side information for cold users.")
-    return user_feature_matrix(dataset.users, dataset.n_users).values
-
-
-def pretrain_warm_bpr(
-    split: ColdStartSplit,
-    dim: int = 64,
-    l2: float = 1e-2,
-    epochs: int = 100,
-    batch_size: int = 8192,
-    learning_rate: float = 0.01,
-    patience: int = 3,
-    seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """BPR-MF on the warm part only (cold entities are absent from its id space, so never
-    sampled as negatives), early-stopped on warm validation NDCG@10.
-
-    Returns ``(entity_table, opposite_table, warm_valid_ndcg10)`` for :class:`ColdStartModel`.
-    """
-    from advrec.models.mf import BPRMF
-    from advrec.training import fit_ranker
-
-    warm = split.warm_space()
-    model = BPRMF(warm.train, dim=dim, l2=l2, seed=seed)
-    validation = fit_ranker(
-        model,
-        warm,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        patience=patience,
-        seed=seed,
-        verbose=0,
-    )
-    users, items = pretrained_tables(model)
-    if split.side == "items":
-        return items, users, float(validation.best)
-    return users, items, float(validation.best)
-
-
-def build_generator(
-    kind: str,
-    split: ColdStartSplit,
-    features,
-    entity_table,
-    opposite_table,
-    learning_rate: float = 1e-3,
-    recommender_learning_rate: float = 1e-4,
-    seed: int = 0,
-    **kwargs,
-) -> ColdStartModel:
-    """A compiled cold-start model of ``kind`` (a key of :data:`GENERATORS`), Adam optimizers."""
-    if kind not in GENERATORS:
-        raise ValueError(f"kind must be one of {sorted(GENERATORS)}, got {kind!r}.")
-    model = GENERATORS[kind](split, features, entity_table, opposite_table, seed=seed, **kwargs)
-    if kind == "adversarial":
-        model.compile(
-            keras.optimizers.Adam(recommender_learning_rate), keras.optimizers.Adam(learning_rate)
-        )
-    else:
-        model.compile(keras.optimizers.Adam(learning_rate))
-    return model
-
-
-def warm_targets(split: ColdStartSplit) -> dict:
-    """``evaluate_ranking`` keyword arguments for warm test pairs ranked among warm items."""
-    warm = split.warm
-    candidates = split.mask(split.warm_ids) if split.side == "items" else None
-    return {"target": warm.test, "exclude": [warm.train, warm.valid], "candidates": candidates}
+"""The learned cold-start models by name (what the cold-start recipe's ``generator`` picks)."""

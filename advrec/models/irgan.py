@@ -21,13 +21,16 @@ Recommendations come from the generator (``score_all``), as in the released eval
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from advrec.data.interactions import Interactions
 from advrec.distribute import replica_categorical
-from advrec.models.two_player import TwoPlayerRecommender, dense_rows, player_update
+from advrec.gan import TwoPlayerModel
+from advrec.seeds import derive_seed
 
 REWARDS = ("released", "paper")
 
@@ -71,7 +74,7 @@ def reinforce_loss(logits: tf.Tensor, samples: tf.Tensor, rewards: tf.Tensor) ->
     return -tf.reduce_mean(chosen * tf.stop_gradient(rewards))
 
 
-class IRGAN(TwoPlayerRecommender):
+class IRGAN(TwoPlayerModel, keras.Model):
     """IRGAN's item-recommendation game with matrix-factorisation players.
 
     Args:
@@ -105,7 +108,7 @@ class IRGAN(TwoPlayerRecommender):
         seed: int = 0,
         **kwargs,
     ) -> None:
-        super().__init__(seed=seed, **kwargs)
+        super().__init__(**kwargs)
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}.")
         if not 0.0 <= mix < 1.0:
@@ -122,9 +125,12 @@ class IRGAN(TwoPlayerRecommender):
         self.generator_samples = int(generator_samples)
         self.discriminator_steps = int(discriminator_steps)
         self.discriminator_l2, self.generator_l2 = float(discriminator_l2), float(generator_l2)
-        self.positives = tf.constant(dense_rows(train))  # [n_users, n_items]
+        self.positives = tf.constant(train.dense())  # [n_users, n_items]
+        self.seed_generator = keras.random.SeedGenerator(seed)
         init = keras.initializers.RandomUniform(-init_scale, init_scale, seed=seed)
-        init_d = keras.initializers.RandomUniform(-init_scale, init_scale, seed=seed + 1)
+        init_d = keras.initializers.RandomUniform(
+            -init_scale, init_scale, seed=derive_seed(seed, "discriminator")
+        )
 
         def table(rows: int, name: str, initializer) -> tf.Variable:
             return self.add_weight(shape=(rows, self.dim), initializer=initializer, name=name)
@@ -135,7 +141,7 @@ class IRGAN(TwoPlayerRecommender):
         self.d_user = table(self.n_users, "discriminator_user_factors", init_d)
         self.d_item = table(self.n_items, "discriminator_item_factors", init_d)
         self.d_bias = self.add_weight(shape=(self.n_items,), initializer="zeros", name="d_bias")
-        self.reward_tracker = keras.metrics.Mean(name="reward")
+        self.track("d_loss", "g_loss", "reward")
         self.update_generator = True
         self.built = True  # every variable exists: fit must not build by calling the model
 
@@ -146,10 +152,6 @@ class IRGAN(TwoPlayerRecommender):
     @property
     def generator_variables(self) -> list[tf.Variable]:
         return [self.g_user, self.g_item, self.g_bias]
-
-    @property
-    def metrics(self) -> list[keras.metrics.Metric]:
-        return [*super().metrics, self.reward_tracker]
 
     def load_generator(self, user_factors, item_factors, item_bias) -> None:
         """Starts the generator from pretrained factors ``[n_users, dim]``, ``[n_items, dim]``
@@ -206,8 +208,8 @@ class IRGAN(TwoPlayerRecommender):
             rows = [tf.gather(self.d_user, users), tf.gather(self.d_item, positives)]
             rows.append(tf.gather(self.d_item, negatives))
             penalty = sum(tf.reduce_mean(tf.reduce_sum(r * r, axis=-1)) for r in rows)
-            total = loss + self.discriminator_l2 * penalty
-        player_update(tape, total, self.discriminator_variables, self.discriminator_optimizer)
+            scaled = self.scaled_loss("discriminator", loss + self.discriminator_l2 * penalty)
+        self.apply_update("discriminator", tape, scaled)
         return loss
 
     def rewards(self, users: tf.Tensor, samples: tf.Tensor) -> tf.Tensor:
@@ -233,7 +235,8 @@ class IRGAN(TwoPlayerRecommender):
             if self.generator_l2:
                 p = tf.gather(self.g_user, users)
                 loss += self.generator_l2 * tf.reduce_mean(tf.reduce_sum(p * p, axis=-1))
-        player_update(tape, loss, self.generator_variables, self.generator_optimizer)
+            scaled = self.scaled_loss("generator", loss)
+        self.apply_update("generator", tape, scaled)
         return loss, tf.reduce_mean(reward)
 
     def train_step(self, data):
@@ -242,78 +245,17 @@ class IRGAN(TwoPlayerRecommender):
         for _ in range(self.discriminator_steps):  # unrolled: a Python int
             d_loss = self.discriminator_step(users, positives)
         if not self.update_generator:  # discriminator warm-up (a Python flag: retraced)
-            return self._report(d_loss, tf.constant(0.0))
+            return self.report(d_loss=d_loss, g_loss=tf.constant(0.0))
         g_loss, reward = self.generator_step(users)
-        self.reward_tracker.update_state(reward)
-        return self._report(d_loss, g_loss)
+        return self.report(d_loss=d_loss, g_loss=g_loss, reward=reward)
 
-    def warm_up_discriminator(self, data: tf.data.Dataset, epochs: int, **fit_kwargs) -> None:
-        """Trains the discriminator alone against the (fixed) generator's samples for
-        ``epochs`` passes over ``data``, as the released code does before the first generator
-        update."""
-        self.update_generator = False
-        self.train_function = None
+    @contextlib.contextmanager
+    def discriminator_only(self):
+        """Within the block, ``train_step`` updates the discriminator alone, against the fixed
+        generator's samples: the released code's warm-up before the first generator update.
+        (A Python flag: the step is traced again on entry and on exit.)"""
+        self.update_generator, self.train_function = False, None
         try:
-            self.fit(data, epochs=epochs, verbose=0, **fit_kwargs)
+            yield self
         finally:
-            self.update_generator = True
-            self.train_function = None
-
-
-def fit_irgan(
-    split,
-    pretrained=None,
-    epochs: int = 5,
-    warmup_epochs: int = 1,
-    batch_size: int = 4096,
-    discriminator_learning_rate: float = 0.01,
-    generator_learning_rate: float = 0.05,
-    ks: tuple[int, ...] = (3, 5, 10),
-    monitor: str = "ndcg@5",
-    seed: int = 0,
-    callbacks=(),
-    **model_kwargs,
-):
-    """Trains IRGAN on ``split.train``, selecting the epoch on ``split.valid``.
-
-    The generator starts from ``pretrained`` (a :class:`advrec.models.BPRMF` of the same
-    ``dim``) when given, as the released code starts from a pretrained model; the discriminator
-    trains alone for ``warmup_epochs`` first. The discriminator uses Adam; the generator plain
-    SGD (as the released code), its step scaled to our batches of ``batch_size`` pairs.
-
-    Returns:
-        ``(model, validation)``; the model ends with its best validation weights, and
-        ``validation.history`` holds the validation metrics of every epoch.
-    """
-    from advrec.data.sampling import positive_pairs
-    from advrec.training import RankingValidation
-
-    if pretrained is not None:
-        model_kwargs.setdefault("dim", pretrained.dim)
-    model = IRGAN(split.train, seed=seed, **model_kwargs)
-    if pretrained is not None:
-        model.load_generator(
-            pretrained.user_factors.numpy(),
-            pretrained.item_factors.numpy(),
-            pretrained.item_bias.numpy(),
-        )
-    model.compile(
-        keras.optimizers.Adam(discriminator_learning_rate),
-        keras.optimizers.SGD(generator_learning_rate),
-    )
-    steps = -(-len(split.train) // batch_size)  # one pass over the pairs per epoch
-
-    def passes(first: int) -> tf.data.Dataset:  # a new order every pass, warm-up ones included
-        return positive_pairs(split.train, batch_size, seed=seed, epochs=None, first_epoch=first)
-
-    if warmup_epochs:
-        model.warm_up_discriminator(passes(0), warmup_epochs, steps_per_epoch=steps)
-    validation = RankingValidation(split, monitor=monitor, ks=ks, patience=None)
-    model.fit(
-        passes(warmup_epochs),
-        epochs=epochs,
-        steps_per_epoch=steps,
-        callbacks=[validation, *callbacks],
-        verbose=0,
-    )
-    return model, validation
+            self.update_generator, self.train_function = True, None

@@ -3,8 +3,8 @@
 A user's latest ``L`` items ``s_1..s_L`` (left-padded, :mod:`advrec.data.sequences`) are embedded
 with a table ``E [n_items + 1, d]`` (the last row is the padding id) plus learned positions
 ``P [L, d]``, passed through ``n_blocks`` causal self-attention blocks (pre-layer-norm,
-``keras.layers.MultiHeadAttention``, a two-layer feed-forward net, dropout and residuals), and the
-hidden state ``h_t`` at position ``t`` scores every item by ``r_{t,i} = h_t · E_i`` -- the same
+multi-head scaled dot-product attention, a two-layer feed-forward net, dropout and residuals), and
+the hidden state ``h_t`` at position ``t`` scores every item by ``r_{t,i} = h_t · E_i`` -- the same
 table that embeds the input (shared input/output embeddings, as in the paper).
 
 **Loss.** ``loss="bce"`` (default, the paper's): at every position the next item is a positive
@@ -28,7 +28,10 @@ output table is not perturbed); both add ``λ · L(perturbed input)`` to the cle
   after the clean one; here both terms go into one step, as in APR.)
 
 Everything in :meth:`SASRec.train_step` is static-shaped TensorFlow (it compiles with
-``jit_compile=True``); negatives come from a :class:`keras.random.SeedGenerator` on the model;
+``jit_compile=True``); every random number (negatives, dropout masks, substituted positions)
+comes from the model's :class:`keras.random.SeedGenerator` through :mod:`advrec.distribute`, so
+each replica draws its own slice of one global stream (the attention is written out, not
+``keras.layers.MultiHeadAttention``, whose dropout would draw the same mask on every replica);
 all variables are created in ``__init__`` so the model can be built inside a
 ``tf.distribute.Strategy.scope()``.
 
@@ -46,10 +49,10 @@ import numpy as np
 import tensorflow as tf
 
 from advrec.data.sampling import NegativeSampler
-from advrec.data.sequences import SequenceSplit, sequence_examples
-from advrec.distribute import replica_uniform
+from advrec.data.sequences import SequenceSplit
+from advrec.distribute import global_randint, replica_dropout, replica_uniform
 from advrec.losses import scale_for_replicas
-from advrec.training import RankingValidation, fit_ranker
+from advrec.seeds import derive_seed
 
 LOSSES = ("bce", "sampled_softmax")
 ADVERSARIES = (None, "apr", "substitution")
@@ -138,47 +141,60 @@ class SASRec(keras.Model):
         )
         shape = (None, self.max_len, dim)
         policy = self.dtype_policy
+
+        def dense(name: str, activation=None) -> keras.layers.Dense:
+            init = keras.initializers.GlorotUniform(seed=derive_seed(seed, name))
+            layer = keras.layers.Dense(
+                dim, activation=activation, kernel_initializer=init, dtype=policy, name=name
+            )
+            layer.build(shape)
+            return layer
+
+        def heads_in(name: str) -> keras.layers.EinsumDense:  # [B, L, d] -> [B, L, h, d / h]
+            layer = keras.layers.EinsumDense(
+                "abc,cde->abde",
+                output_shape=(None, n_heads, dim // n_heads),
+                bias_axes="de",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=derive_seed(seed, name)),
+                dtype=policy,
+                name=name,
+            )
+            layer.build(shape)
+            return layer
+
+        def heads_out(name: str) -> keras.layers.EinsumDense:  # [B, L, h, d / h] -> [B, L, d]
+            layer = keras.layers.EinsumDense(
+                "abcd,cde->abe",
+                output_shape=(None, dim),
+                bias_axes="e",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=derive_seed(seed, name)),
+                dtype=policy,
+                name=name,
+            )
+            layer.build((None, self.max_len, n_heads, dim // n_heads))
+            return layer
+
         self.blocks = []
         for b in range(n_blocks):
+            # The attention's projections are those of keras.layers.MultiHeadAttention (the same
+            # shapes and initialisers); the attention itself is written out in `attend`.
             block = {
                 "attention_norm": keras.layers.LayerNormalization(epsilon=1e-6, dtype=policy),
-                "attention": keras.layers.MultiHeadAttention(
-                    n_heads,
-                    dim // n_heads,
-                    dropout=dropout,
-                    seed=seed + 10 * b + 5,  # its attention dropout, else the global stream
-                    kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 10 * b + 1),
-                    dtype=policy,
-                ),
+                **{part: heads_in(f"block{b}_{part}") for part in ("query", "key", "value")},
+                "attention_output": heads_out(f"block{b}_attention_output"),
                 "ffn_norm": keras.layers.LayerNormalization(epsilon=1e-6, dtype=policy),
-                "ffn_in": keras.layers.Dense(
-                    dim,
-                    activation="relu",
-                    kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 10 * b + 2),
-                    dtype=policy,
-                ),
-                "ffn_out": keras.layers.Dense(
-                    dim,
-                    kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 10 * b + 3),
-                    dtype=policy,
-                ),
-                "dropout": keras.layers.Dropout(dropout, seed=seed + 10 * b + 4, dtype=policy),
+                "ffn_in": dense(f"block{b}_ffn_in", activation="relu"),
+                "ffn_out": dense(f"block{b}_ffn_out"),
             }
             block["attention_norm"].build(shape)
-            block["attention"].build(shape, shape)
             block["ffn_norm"].build(shape)
-            block["ffn_in"].build(shape)
-            block["ffn_out"].build(shape)
             self.blocks.append(block)
-        self.input_dropout = keras.layers.Dropout(dropout, seed=seed + 7, dtype=policy)
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, dtype=policy)
         self.final_norm.build(shape)
-        # The positions of every random stream (negatives, each dropout) are training state:
+        # The random stream's position (negatives and every dropout mask) is training state:
         # saved with the weights, so a run resumed from a checkpoint draws what an uninterrupted
         # run would. (Keras leaves seed-generator states out of `weights`.)
-        for layer in self._flatten_layers(include_self=True):
-            for generator in layer._seed_generators:
-                self._track_variable(generator.state)
+        self._track_variable(self.seed_generator.state)
         self.built = True
 
     # -- the network ---------------------------------------------------------------------------
@@ -198,18 +214,35 @@ class SASRec(keras.Model):
         mask = tf.cast(valid, compute)[:, :, tf.newaxis]
         x = tf.cast(item_vectors, compute) * math.sqrt(self.dim)
         x = x + tf.cast(self.position_embeddings, compute)[tf.newaxis]
-        x = self.input_dropout(x, training=training) * mask
+        x = self.dropout(x, training) * mask
         causal = tf.linalg.band_part(tf.ones([self.max_len, self.max_len], tf.bool), -1, 0)
         attention_mask = tf.logical_and(causal[tf.newaxis], valid[:, tf.newaxis, :])  # [B, L, L]
         for block in self.blocks:
-            normed = block["attention_norm"](x)
-            attended = block["attention"](
-                normed, normed, attention_mask=attention_mask, training=training
-            )
-            x = x + block["dropout"](attended, training=training)
+            attended = self.attend(block, block["attention_norm"](x), attention_mask, training)
+            x = x + self.dropout(attended, training)
             hidden = block["ffn_out"](block["ffn_in"](block["ffn_norm"](x)))
-            x = (x + block["dropout"](hidden, training=training)) * mask
+            x = (x + self.dropout(hidden, training)) * mask
         return self.final_norm(x)
+
+    def attend(
+        self, block: dict, x: tf.Tensor, attention_mask: tf.Tensor, training: bool
+    ) -> tf.Tensor:
+        """Multi-head scaled dot-product self-attention of ``x`` ``[B, L, d]``: position ``t``
+        attends to the positions ``attention_mask[b, t]`` allows (bool ``[B, L, L]``), with
+        dropout on the attention weights; returns ``[B, L, d]``."""
+        query, key, value = (block[p](x) for p in ("query", "key", "value"))  # [B, L, h, d/h]
+        query = query / math.sqrt(self.dim // self.n_heads)
+        scores = tf.einsum("bqhd,bkhd->bhqk", query, key)  # [B, h, L, L]
+        allowed = attention_mask[:, tf.newaxis]
+        scores = tf.where(allowed, scores, tf.constant(-1e9, scores.dtype))
+        weights = self.dropout(tf.nn.softmax(scores, axis=-1), training)
+        return block["attention_output"](tf.einsum("bhqk,bkhd->bqhd", weights, value))
+
+    def dropout(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        """Dropout at ``dropout`` in training (:func:`advrec.distribute.replica_dropout`)."""
+        if not training:
+            return x
+        return replica_dropout(x, self.dropout_rate, self.seed_generator)
 
     def output_table(self) -> tf.Tensor:
         """float ``[n_items, d]``: the item embeddings without the padding row."""
@@ -291,9 +324,7 @@ class SASRec(keras.Model):
             shape = tf.shape(targets)
             per_position = tf.repeat(users, shape[1])
             return tf.reshape(self.negative_sampler(per_position, self.seed_generator), shape)
-        return keras.random.randint(
-            (self.n_negatives,), 0, self.n_items, dtype="int32", seed=self.seed_generator
-        )
+        return global_randint((self.n_negatives,), self.n_items, self.seed_generator)
 
     def adversarial_inputs(
         self, item_vectors: tf.Tensor, gradient: tf.Tensor, inputs: tf.Tensor
@@ -361,57 +392,3 @@ class SASRec(keras.Model):
         for target, source in zip(mine, theirs, strict=True):
             target.assign(source)
         return self
-
-
-def fit_sasrec(
-    model: SASRec,
-    sequences: SequenceSplit,
-    epochs: int = 200,
-    batch_size: int = 128,
-    learning_rate: float | None = None,
-    optimizer: keras.optimizers.Optimizer | None = None,
-    eval_every: int = 5,
-    patience: int | None = 4,
-    jit_compile: bool | str = "auto",
-    seed: int = 0,
-    verbose: int | str = 0,
-    callbacks=(),
-    backup_dir=None,
-) -> RankingValidation:
-    """Trains ``model`` through :func:`advrec.training.fit_ranker` on training windows.
-
-    The batches are :func:`advrec.data.sequences.sequence_examples` (``seed`` fixes their
-    order); an uncompiled model gets Adam with ``learning_rate`` (1e-3 unless given) and
-    ``beta_2 = 0.98``, as in the paper, unless ``optimizer`` is given. Validation
-    ranks every item the user has not seen in training, scored from the training history
-    (:meth:`SASRec.score_all`), and stops early on NDCG@10; the model ends with its best
-    validation weights. Everything ``fit_ranker`` offers holds here too: several devices,
-    several workers (``MultiWorkerMirroredStrategy``), ``backup_dir`` to resume an interrupted
-    run with the same result. Returns the validation callback (``best``, ``best_epoch``,
-    ``history``).
-    """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}.")
-    if getattr(model, "optimizer", None) is None:
-        if optimizer is not None and learning_rate is not None:
-            raise ValueError("give either an optimizer or a learning_rate for Adam, not both.")
-        if optimizer is None:
-            optimizer = keras.optimizers.Adam(learning_rate or 1e-3, beta_2=0.98)
-        learning_rate = None
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
-    examples = sequence_examples(sequences.train, model.max_len, batch_size, seed)
-    return fit_ranker(
-        model,
-        sequences.split,
-        epochs=epochs,
-        learning_rate=learning_rate,  # None, or fit_ranker refuses it for a compiled model
-        optimizer=optimizer,
-        eval_every=eval_every,
-        patience=patience,
-        verbose=verbose,
-        callbacks=callbacks,
-        examples=examples,
-        jit_compile=jit_compile,
-        backup_dir=backup_dir,
-    )

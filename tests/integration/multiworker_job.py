@@ -46,14 +46,17 @@ def train_bpr(strategy) -> list[np.ndarray]:
 
 def train_sasrec(strategy) -> list[np.ndarray]:
     from advrec.data.sequences import leave_last_out, synthetic_sequences
-    from advrec.models.sasrec import SASRec, fit_sasrec
+    from advrec.models.sasrec import SASRec
+    from advrec.recipes.base import with_settings
+    from advrec.recipes.sequences import SASRecConfig, fit_sasrec
 
     # uneven histories: the replicas hold different numbers of real (non-padding) positions
     sequences = leave_last_out(synthetic_sequences(90, 40, mean_length=10, seed=0), max_len=8)
     with strategy.scope():
         model = SASRec(sequences, dim=8, n_heads=2, dropout=0.0, seed=3)  # BCE, sampled negatives
         model.compile(optimizer=keras.optimizers.SGD(0.5))
-    validation = fit_sasrec(model, sequences, epochs=2, batch_size=32, eval_every=1, patience=None)
+    schedule = with_settings(SASRecConfig(), epochs=2, batch_size=32, eval_every=1, patience=None)
+    validation = fit_sasrec(model, sequences, schedule)
     assert len(validation.history["epoch"]) == 2
     return [w.numpy() for w in model.trainable_weights] + [np.array(validation.best)]
 

@@ -86,7 +86,7 @@ def _irgan(split):
 def _cfgan(split):
     model = CFGAN(split.train, mode="user", generator_units=8, discriminator_units=8, seed=0)
     model.compile(keras.optimizers.SGD(0.5), keras.optimizers.SGD(0.5))
-    return model, model.row_batches(64, seed=0, epochs=None)
+    return model, model.row_examples(64, seed=0).dataset(epochs=None)
 
 
 def _cold_start(cls):

@@ -111,35 +111,31 @@ def test_bad_hyper_parameters_are_rejected(synthetic_split):
         AMF(synthetic_split.train, adversarial_weight=-0.5)
 
 
-def test_fit_amf_takes_an_optimizer_and_can_run_a_fixed_length_phase(synthetic_split):
-    from advrec.training import fit_amf
+def test_the_released_recipe_runs_a_fixed_length_adagrad_phase(synthetic_split):
+    from advrec.recipes.adversarial import APR_RELEASED, run_adversarial_phase
+    from advrec.recipes.base import with_settings
+    from advrec.recipes.ranking import BPRMFConfig, run_bprmf
 
-    pretrained = BPRMF(synthetic_split.train, dim=8, seed=0)
-    adagrad = keras.optimizers.Adagrad(0.05, initial_accumulator_value=1e-8)
-    model, validation = fit_amf(
-        pretrained,
-        synthetic_split,
-        optimizer=adagrad,
-        epochs=3,
-        batch_size=1024,
-        eval_every=3,
-        patience=None,
+    pretrained = run_bprmf(synthetic_split, BPRMFConfig(dim=8, epochs=2, batch_size=1024), 0)
+    users = tf.constant([0, 1])
+    before = pretrained.model.score_all(users).numpy()
+    config = with_settings(APR_RELEASED, epochs=3, eval_every=3, batch_size=1024)
+    run = run_adversarial_phase(pretrained, synthetic_split, config, seed=0)
+    assert isinstance(run.model.optimizer, keras.optimizers.Adagrad)
+    assert run.history["adversarial"]["epoch"] == [3]  # one evaluation: the last weights kept
+    assert run.best_epoch == {"pretrain": pretrained.best_epoch["train"], "adversarial": 3}
+    assert len(run.losses["adversarial"]["loss"]) == 3
+    np.testing.assert_array_equal(pretrained.model.score_all(users).numpy(), before)  # untouched
+    assert not np.allclose(run.model.score_all(users).numpy(), before)
+
+
+def test_run_bprmf_is_seeded_and_early_stopped(synthetic_split):
+    from advrec.recipes.ranking import BPRMFConfig, run_bprmf
+
+    config = BPRMFConfig(dim=8, l2=1e-3, epochs=2, batch_size=1024)
+    first, second = (run_bprmf(synthetic_split, config, seed=1) for _ in range(2))
+    assert isinstance(first.model, BPRMF) and first.model.l2 == 1e-3
+    assert len(first.history["train"]["epoch"]) <= 2
+    np.testing.assert_array_equal(
+        first.model.user_factors.numpy(), second.model.user_factors.numpy()
     )
-    assert model.optimizer is adagrad
-    assert validation.history["epoch"] == [3]  # one evaluation, so the last weights are kept
-    assert len(model.history.epoch) == 3
-    with pytest.raises(ValueError, match="either an optimizer or a learning_rate"):
-        fit_amf(
-            pretrained, synthetic_split, optimizer=keras.optimizers.Adagrad(), learning_rate=0.1
-        )
-
-
-def test_pretrain_bprmf_is_seeded_and_early_stopped(synthetic_split):
-    from advrec.models.apr import pretrain_bprmf
-
-    first, second = (
-        pretrain_bprmf(synthetic_split, l2=1e-3, dim=8, seed=1, epochs=2, batch_size=1024)
-        for _ in range(2)
-    )
-    assert isinstance(first, BPRMF) and first.l2 == 1e-3 and len(first.history.epoch) <= 2
-    np.testing.assert_array_equal(first.user_factors.numpy(), second.user_factors.numpy())

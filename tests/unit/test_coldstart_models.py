@@ -8,21 +8,18 @@ import pytest
 import tensorflow as tf
 from helpers import cold_start_inputs
 
+from advrec.coldstart_protocol import ColdValidation, cold_targets, share_in_top_k
 from advrec.data import Interactions
 from advrec.data.coldstart import cold_start_split
 from advrec.data.features import demographic_groups
-from advrec.data.sampling import positive_pairs
+from advrec.data.sampling import pair_examples, positive_pairs
 from advrec.models.coldstart import (
     AdversarialGenerator,
-    ContentKNN,
     DropoutNetRecommender,
-    ItemPopByGenre,
-    PopularityByDemographic,
     RegressionGenerator,
-    cold_targets,
-    fit_cold_start,
-    share_in_top_k,
 )
+from advrec.models.content import ContentKNN, ItemPopByGenre, PopularityByDemographic
+from advrec.training import fit_model
 
 MODELS = (RegressionGenerator, DropoutNetRecommender, AdversarialGenerator)
 
@@ -43,7 +40,8 @@ def test_models_train_through_fit_and_score_the_whole_catalogue(synthetic_datase
     split, features, entity, opposite = cold_start_inputs(synthetic_dataset, side)
     model = _compiled(cls, split, features, entity, opposite)
     before = [w.numpy().copy() for w in model.trainable_weights]
-    validation = fit_cold_start(model, split, epochs=2, batch_size=512, patience=2)
+    validation = ColdValidation(split, patience=2)
+    fit_model(model, pair_examples(split.warm_space().train, 512), 2, validation)
     assert validation.history["epoch"] == [1, 2]
     after = model.trainable_weights
     assert any(not np.allclose(a, w.numpy()) for a, w in zip(before, after, strict=True))
@@ -134,8 +132,9 @@ def test_bad_tables_are_rejected(synthetic_dataset):
         RegressionGenerator(split, features[:-1], entity, opposite)
     with pytest.raises(ValueError, match="opposite_table"):
         RegressionGenerator(split, features, entity, opposite[:, :-1])
-    with pytest.raises(ValueError, match="compile the model first"):
-        fit_cold_start(RegressionGenerator(split, features, entity, opposite), split, epochs=1)
+    with pytest.raises(ValueError, match="compile the RegressionGenerator"):
+        examples = pair_examples(split.warm_space().train, 512)
+        fit_model(RegressionGenerator(split, features, entity, opposite), examples, 1)
 
 
 # -- baselines --------------------------------------------------------------------------------
@@ -212,18 +211,19 @@ def test_command_line_trains_a_cold_start_generator(capsys, cold):
 
     from advrec.__main__ import main
 
-    argv = ["train", "coldstart", "--dataset", "synthetic", "--cold", cold, "--epochs", "2"]
-    code = main([*argv, "--dim", "8", "--generator-epochs", "2", "--batch-size", "1024", "--json"])
+    argv = ["train", "coldstart", "--dataset", "synthetic", "--protocol", cold]
+    argv += ["--warm-epochs", "2", "--warm-dim", "8", "--generator-epochs", "2"]
+    code = main([*argv, "--generator-batch-size", "1024", "--json"])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["settings"]["cold"] == cold and report["best_epoch"] in (1, 2)
-    for part in ("valid", "test"):
-        assert 0.0 <= report[part]["ndcg@20"] <= 1.0
-    assert 0.0 < report["warm_test_ndcg@10"] <= 1.0
+    assert report["settings"]["protocol"] == cold and report["best_epoch"]["generator"] in (1, 2)
+    assert 0.0 <= report["valid"]["ndcg@20"] <= 1.0
+    assert 0.0 <= report["test"]["cold_ndcg@20"] <= 1.0
+    assert 0.0 < report["test"]["warm_ndcg@10"] <= 1.0
 
 
 def test_report_shows_a_model_that_lifts_every_cold_item(synthetic_dataset):
-    from advrec.models.coldstart import cold_start_report
+    from advrec.coldstart_protocol import cold_start_report
 
     split = cold_start_split(synthetic_dataset.interactions, "items", seed=0)
     lift = split.mask(split.cold_ids).astype(np.float32)

@@ -145,7 +145,7 @@ def test_cfgan_trains_is_reproducible_and_scores_users(synthetic_split, mode):
             synthetic_split.train, mode=mode, generator_units=16, discriminator_units=8, seed=seed
         )
         model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
-        model.fit(model.row_batches(64, seed=seed), epochs=2, verbose=0)
+        model.fit(model.row_examples(64, seed=seed).dataset(), epochs=2, verbose=0)
         return model
 
     first, second = fit(1), fit(1)
@@ -229,11 +229,11 @@ with tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope():
     cfgan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
 before = cfgan.generator.weights[0].numpy().copy()
 out["irgan"] = irgan.fit(positive_pairs(split.train, 256, seed=0), epochs=1, verbose=0).history
-out["cfgan"] = cfgan.fit(cfgan.row_batches(64, seed=0), epochs=1, verbose=0).history
+out["cfgan"] = cfgan.fit(cfgan.row_examples(64, seed=0).dataset(), epochs=1, verbose=0).history
 out["cfgan_moved"] = bool(np.abs(cfgan.generator.weights[0].numpy() - before).max() > 0)
 xla = CFGAN(split.train, mode="item", generator_units=8, discriminator_units=8, seed=0)
 xla.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), jit_compile=True)
-out["cfgan_xla"] = xla.fit(xla.row_batches(64, seed=0), epochs=1, verbose=0).history
+out["cfgan_xla"] = xla.fit(xla.row_examples(64, seed=0).dataset(), epochs=1, verbose=0).history
 xla = IRGAN(split.train, dim=4, seed=0)
 xla.compile(keras.optimizers.Adam(0.01), keras.optimizers.SGD(0.1), jit_compile=True)
 out["irgan_xla"] = xla.fit(positive_pairs(split.train, 256, seed=0), epochs=1, verbose=0).history

@@ -28,7 +28,9 @@ from advrec.data.sequences import (
 )
 from advrec.metrics import evaluate_ranking
 from advrec.models import ItemPop
-from advrec.models.sasrec import SASRec, fit_sasrec
+from advrec.models.sasrec import SASRec
+from advrec.recipes.base import with_settings
+from advrec.recipes.sequences import SASRecConfig, fit_sasrec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -149,14 +151,15 @@ def test_all_variables_exist_before_training(sequences):
 def test_sasrec_learns_the_planted_chain_with_xla(sequences, loss):
     keras.utils.set_random_seed(0)
     model = SASRec(sequences, dim=32, dropout=0.1, loss=loss, n_negatives=32, seed=0)
-    validation = fit_sasrec(
-        model, sequences, epochs=30, batch_size=64, learning_rate=1e-2, eval_every=5,
-        jit_compile=True,
-    )  # fmt: skip
+    model.compile(optimizer=keras.optimizers.Adam(1e-2, beta_2=0.98), jit_compile=True)
+    validation = fit_sasrec(model, sequences, _schedule(epochs=30, batch_size=64, eval_every=5))
     assert model.jit_compile is True
     popularity = ItemPop(sequences.train)
     pop_valid = evaluate_ranking(popularity.score_all, sequences.valid, exclude=sequences.train)
-    assert validation.best > 1.5 * pop_valid["ndcg@10"]
+    # 1.38x popularity (bce) with independently initialised query/key/value projections;
+    # keras.layers.MultiHeadAttention, used before, gave all three the same initial values
+    # (one seeded initialiser) and reached 1.5x here -- on ML-100K the two are equal.
+    assert validation.best > 1.3 * pop_valid["ndcg@10"]
     losses = model.history.history["loss"]
     assert losses[-1] < losses[0]
 
@@ -206,6 +209,11 @@ def test_substitution_training_mixes_items_only_at_chosen_positions(sequences):
     assert np.linalg.norm(perturbed[moved], axis=-1).max() <= largest + 1e-5
 
 
+def _schedule(**changes) -> SASRecConfig:
+    """SASRec's training schedule for a test: the paper's, with ``changes``."""
+    return with_settings(SASRecConfig(), **changes)
+
+
 class _Interrupt(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == 2:
@@ -216,10 +224,12 @@ class _Interrupt(keras.callbacks.Callback):
 def test_an_interrupted_sasrec_run_resumes_to_the_same_weights(sequences, tmp_path):
     def run(callbacks=()):
         model = SASRec(sequences, dim=16, dropout=0.2, seed=4)  # dropout: its streams resume too
+        schedule = _schedule(
+            epochs=4, batch_size=64, learning_rate=5e-3, eval_every=1, patience=None
+        )
         validation = fit_sasrec(
-            model, sequences, epochs=4, batch_size=64, learning_rate=5e-3, eval_every=1,
-            patience=None, seed=4, callbacks=callbacks, backup_dir=tmp_path / "backup",
-        )  # fmt: skip
+            model, sequences, schedule, seed=4, callbacks=callbacks, backup_dir=tmp_path / "b"
+        )
         return model, validation
 
     reference, reference_validation = run()
@@ -236,7 +246,8 @@ def test_an_interrupted_sasrec_run_resumes_to_the_same_weights(sequences, tmp_pa
 def trained(sequences):
     keras.utils.set_random_seed(0)
     model = SASRec(sequences, dim=32, dropout=0.1, seed=0)
-    fit_sasrec(model, sequences, epochs=10, batch_size=64, learning_rate=5e-3, eval_every=5)
+    schedule = _schedule(epochs=10, batch_size=64, learning_rate=5e-3, eval_every=5)
+    fit_sasrec(model, sequences, schedule)
     return model
 
 

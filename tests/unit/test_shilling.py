@@ -8,7 +8,9 @@ import tensorflow as tf
 from advrec.attacks import shilling as sh
 from advrec.data.fake_users import drop_users, inject_users
 from advrec.metrics import evaluate_ranking
-from advrec.models import BPRMF, ItemPop
+from advrec.models import ItemPop
+from advrec.recipes.ranking import BPRMFConfig
+from advrec.recipes.shilling import run_victim
 
 
 def _profiles(split, n=6, seed=0):
@@ -186,7 +188,7 @@ def test_an_attack_lifts_its_target_in_bpr_mf(synthetic_split):
     ranks = []
     for profiles in (None, sh.classic_profiles(train, target, "bandwagon", n_fake, 15, seed=0)):
         split = synthetic_split if profiles is None else inject_users(synthetic_split, profiles)
-        model = sh.fit_fixed_epochs(BPRMF(split.train, dim=8, seed=0), split.train, 20, 512)
+        model = run_victim(split, BPRMFConfig(dim=8, epochs=20, batch_size=512), seed=0).model
         ranks.append(sh.target_exposure(model.score_all, split, target, synthetic_split.n_users))
     assert ranks[1]["mean_rank"] < ranks[0]["mean_rank"]
 

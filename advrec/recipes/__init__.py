@@ -1,0 +1,119 @@
+"""Every training procedure in the library, once.
+
+A recipe is a frozen config dataclass -- each field with its meaning and where its default comes
+from (a paper, the released code, our validation) -- and ``run(data, config, seed) -> Run``. The
+command line (``python -m advrec train NAME``), the chapters and the benchmarks call recipes; no
+model or chapter holds a procedure of its own. One module per family:
+
+- :mod:`~advrec.recipes.ranking` -- ItemPop, EASE^R, BPR-MF; baselines tuned on validation.
+- :mod:`~advrec.recipes.adversarial` -- APR (pre-training, then the adversarial phase).
+- :mod:`~advrec.recipes.gan_recommenders` -- IRGAN and CFGAN on their papers' protocols.
+- :mod:`~advrec.recipes.sequences` -- SASRec and its adversarially trained variants.
+- :mod:`~advrec.recipes.coldstart` -- a warm BPR-MF, then a generator for new items or users.
+- :mod:`~advrec.recipes.shilling` -- the attacker's surrogate and profile GAN, the victim.
+- :mod:`~advrec.recipes.privacy` -- an attribute adversary on the user factors; the leakage loop.
+- :mod:`~advrec.recipes.stored` -- runs at published schedules, stored in ``results/``.
+
+:data:`RECIPES` lists the ones the command line trains. Nothing here imports TensorFlow until a
+recipe runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from advrec.recipes.adversarial import APRConfig, run_apr
+from advrec.recipes.base import Recipe, Run, Tuned, config_table, setting, tune, with_settings
+from advrec.recipes.coldstart import ColdStartConfig, load_cold_start, run_cold_start
+from advrec.recipes.gan_recommenders import CFGANConfig, IRGANConfig, run_cfgan, run_irgan
+from advrec.recipes.ranking import (
+    BPRMFConfig,
+    EASEConfig,
+    load_ranking_split,
+    run_bprmf,
+    run_ease,
+    run_itempop,
+)
+from advrec.recipes.sequences import SASRecConfig, load_sequences, run_sasrec
+
+__all__ = ["RECIPES", "Recipe", "Run", "Tuned", "config_table", "setting", "tune", "with_settings"]
+
+
+@dataclass(frozen=True)
+class NoSettings:
+    """A model with nothing to set (ItemPop)."""
+
+
+RANKING_PROTOCOLS = ("holdout", "u1", "cfgan")
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe(
+            "itempop",
+            "ItemPop: items by training popularity",
+            NoSettings,
+            run_itempop,
+            load_ranking_split,
+            RANKING_PROTOCOLS,
+        ),
+        Recipe(
+            "ease",
+            "EASE^R: closed-form item-item model (Steck, 2019)",
+            EASEConfig,
+            run_ease,
+            load_ranking_split,
+            RANKING_PROTOCOLS,
+        ),
+        Recipe(
+            "bpr",
+            "BPR-MF: matrix factorisation with the BPR loss (Rendle et al., 2009)",
+            BPRMFConfig,
+            run_bprmf,
+            load_ranking_split,
+            RANKING_PROTOCOLS,
+        ),
+        Recipe(
+            "apr",
+            "AMF: BPR-MF pre-training, then Adversarial Personalized Ranking (He et al., 2018)",
+            APRConfig,
+            run_apr,
+            load_ranking_split,
+            RANKING_PROTOCOLS,
+        ),
+        Recipe(
+            "irgan",
+            "IRGAN (Wang et al., 2017): BPR-MF pre-training, then the policy-gradient game",
+            IRGANConfig,
+            run_irgan,
+            load_ranking_split,
+            ("u1", "holdout", "cfgan"),
+        ),
+        Recipe(
+            "cfgan",
+            "CFGAN (Chae et al., 2018): vector-wise GAN, partial masking, zero reconstruction",
+            CFGANConfig,
+            run_cfgan,
+            load_ranking_split,
+            ("cfgan", "holdout", "u1"),
+        ),
+        Recipe(
+            "sasrec",
+            "SASRec (Kang & McAuley, 2018): self-attention over each user's latest items",
+            SASRecConfig,
+            run_sasrec,
+            load_sequences,
+            ("leave-last-out",),
+        ),
+        Recipe(
+            "coldstart",
+            "cold start: BPR-MF on the warm part, then a generator from side information to "
+            "embeddings for new items or users (GAR-style adversarial by default)",
+            ColdStartConfig,
+            run_cold_start,
+            load_cold_start,
+            ("items", "users"),
+        ),
+    )
+}
+"""The recipes the command line trains, by name."""
