@@ -23,7 +23,7 @@ SHELL := /bin/bash
 # talks to the build over unencrypted loopback TCP.
 STARTUP_NOISE := absl::InitializeLog\(\) is called are written to STDERR|cudart_stub\.cc:[0-9]+\] Could not find cuda drivers|cuda_(platform|driver|executor)\.cc:[0-9]+\] failed call to cuInit|\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption
 
-.PHONY: setup data mathjax book site-check test unit slow integration notebooks lint format bench bench-setup reproduce clean
+.PHONY: setup data mathjax book site-check test unit slow smoke integration notebooks lint format bench bench-setup reproduce clean
 
 setup: $(STAMP)
 
@@ -58,10 +58,15 @@ test: unit slow integration notebooks
 # more than a few seconds); `make integration`: several devices, worker processes, parameter
 # servers, the command line end to end, the site checker.
 unit: data
-	$(BIN)/python -m pytest tests/unit tests/book -p no:cacheprovider -m "not slow"
+	$(BIN)/python -m pytest tests/unit tests/book -p no:cacheprovider -m "not slow and not smoke"
 
 slow: data
-	$(BIN)/python -m pytest tests/unit tests/book -p no:cacheprovider -m slow
+	$(BIN)/python -m pytest tests/unit tests/book -p no:cacheprovider -m "slow and not smoke"
+
+# Every chapter top to bottom on small synthetic data (its smoke settings): a quick check that a
+# library change did not break a chapter's code, before `make notebooks` runs them as shipped.
+smoke: data
+	$(BIN)/python -m pytest tests/book -p no:cacheprovider -m smoke
 
 integration: data
 	$(BIN)/python -m pytest tests/integration -p no:cacheprovider
