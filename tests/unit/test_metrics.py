@@ -122,8 +122,24 @@ def test_bad_input_is_rejected():
         evaluate_ranking(_fixed_scores(np.zeros((1, N_ITEMS))), target, exclude=target, ks=(1,))
     with pytest.raises(ValueError, match="one score per item"):
         evaluate_ranking(_fixed_scores(np.zeros((1, 3))), target, ks=(1,))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+    with pytest.raises(ValueError, match=r"score_fn returned 6 NaN or infinite scores for user 0"):
         evaluate_ranking(_fixed_scores(np.full((1, N_ITEMS), np.nan)), target, ks=(1,))
+    with pytest.raises(ValueError, match=r"cut-offs must be whole numbers >= 1, got \(2\.5,\)"):
+        evaluate_ranking(_fixed_scores(np.zeros((1, N_ITEMS))), target, ks=(2.5,))
+    with pytest.raises(TypeError, match=r"ks must be a sequence of cut-offs such as \(10, 20\)"):
+        evaluate_ranking(_fixed_scores(np.zeros((1, N_ITEMS))), target, ks=10)
+
+
+def test_a_model_with_nan_weights_gets_the_documented_value_error(synthetic_split):
+    # It used to raise TensorFlow's InvalidArgumentError from inside the compiled batch.
+    from advrec.metrics import NonFiniteScoresError
+    from advrec.models import BPRMF
+
+    model = BPRMF(synthetic_split.train, dim=4)
+    model.user_factors.assign(tf.fill(model.user_factors.shape, np.nan))
+    with pytest.raises(NonFiniteScoresError, match="diverged") as error:
+        evaluate_ranking(model.score_all, synthetic_split.valid, synthetic_split.train)
+    assert isinstance(error.value, ValueError)
 
 
 def test_sampled_candidates_overstate_a_weak_model():
