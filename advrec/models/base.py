@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from advrec.checks import check_seed
 from advrec.data.interactions import Interactions
 from advrec.data.sampling import NegativeSampler
 from advrec.losses import bpr_loss, scale_for_replicas
@@ -43,6 +44,14 @@ class PairwiseRanker(keras.Model):
     """
 
     def __init__(self, train: Interactions, seed: int = 0, **kwargs) -> None:
+        if not isinstance(train, Interactions):
+            raise TypeError(
+                f"train must be an Interactions table (e.g. split.train), got "
+                f"{type(train).__name__}."
+            )
+        if len(train) == 0:
+            raise ValueError("the training table is empty: a ranker needs pairs to learn from.")
+        seed = check_seed(seed)
         super().__init__(**kwargs)
         self.n_users = train.n_users
         self.n_items = train.n_items

@@ -100,6 +100,27 @@ class HistoryRecommender(Recommender, Protocol):
         ...
 
 
+def checked_users(users, n_users: int) -> tf.Tensor:
+    """``users`` as int32 ``[B]``, checked to lie in ``[0, n_users)`` when known (eagerly).
+
+    ``score_all`` calls it first: a gather out of range raises TensorFlow's own error on a CPU
+    and returns zeros on a GPU, and a model that ignores the id (ItemPop) would score anyone.
+    Inside a ``tf.function`` (symbolic ids) it only casts.
+    """
+    users = tf.convert_to_tensor(users)
+    if not users.dtype.is_integer:
+        raise TypeError(f"user ids must be integers, got {users.dtype.name}.")
+    users = tf.cast(users, tf.int32)
+    if tf.executing_eagerly() and users.shape.num_elements():
+        low, high = int(tf.reduce_min(users)), int(tf.reduce_max(users))
+        if low < 0 or high >= n_users:
+            raise ValueError(
+                f"user ids must lie in [0, {n_users}) (the users the model was built for); got "
+                f"ids in [{low}, {high}]. Map users to the training table's contiguous ids first."
+            )
+    return users
+
+
 def check_scores(model: Recommender, users: np.ndarray | tf.Tensor) -> tf.Tensor:
     """Calls ``model.score_all(users)`` and checks the result against the contract.
 
