@@ -28,7 +28,10 @@ That one method is all the shared protocol needs (:func:`advrec.protocol.evaluat
   ``load_weights``; the scores are then identical (a model whose variables all exist after
   ``__init__`` marks itself built there, as ``PairwiseRanker`` does, so Keras saves and loads
   it). Optimizer state is not part of the weights file (use
-  ``keras.callbacks.BackupAndRestore`` to resume training).
+  ``keras.callbacks.BackupAndRestore`` to resume training). The whole-model ``.keras`` format
+  cannot rebuild a model from a config, since the training data is not one: ``model.save``
+  says so, and weights saved from a model built for other data are refused on load
+  (:mod:`advrec.models.saving`, mixed into ``PairwiseRanker``).
 
 Sequence models that score a user from their recent history, not from a user id, also provide
 ``score_histories`` (:class:`HistoryRecommender`).
