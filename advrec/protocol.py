@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from advrec.checks import check_int
+from advrec.checks import check_int, check_seed
 from advrec.data.splits import Split
 from advrec.metrics import NonFiniteScoresError, ScoreFn, evaluate_ranking
 
@@ -44,6 +44,7 @@ def load_split(dataset: str, data_dir: str | None = None, seed: int = 0) -> Spli
 
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}.")
+    seed = check_seed(seed)
     if dataset == "synthetic":
         interactions = synthetic_movielens(seed=seed).interactions
     else:
