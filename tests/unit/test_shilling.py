@@ -304,3 +304,14 @@ def test_an_empty_profile_set_or_fractional_user_ids_are_refused(synthetic_split
         inject_users(synthetic_split, np.zeros((0, synthetic_split.n_items), bool))
     with pytest.raises(ValueError, match="user ids must be whole numbers"):  # 1.7 was user 1
         drop_users(synthetic_split, [1.7])
+
+
+def test_detection_features_need_two_users_and_a_whole_k():
+    from advrec.attacks.shilling_detection import profile_features
+    from advrec.data import Interactions
+
+    table = Interactions.from_arrays([0, 1, 1], [0, 0, 1])
+    with pytest.raises(ValueError, match="k must be a whole number"):
+        profile_features(table, 2.5)
+    with pytest.raises(ValueError, match="at least 2 users"):  # one user gave NaN features
+        profile_features(Interactions.from_arrays([0], [0]), 2)
