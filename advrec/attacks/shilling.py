@@ -545,6 +545,7 @@ def gan_profiles(
     n_fake = check_int(n_fake, "n_fake", low=1, hint="the number of fake users")
     epochs = check_int(epochs, "epochs", low=1)
     seed = check_seed(seed)
+    learning_rate = check_real(learning_rate, "learning_rate", low=0, low_open=True)
     templates = gan_templates(train, target, filler_size)
     gan = ProfileGAN(
         train.n_items,

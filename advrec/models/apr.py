@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from advrec.checks import check_real
+from advrec.checks import check_int, check_real
 from advrec.data.interactions import Interactions
 from advrec.distribute import sum_over_replicas
 from advrec.losses import bpr_loss
@@ -185,6 +185,8 @@ def pretrain_bprmf(
     from advrec.experiment import set_seed
     from advrec.training import fit_ranker
 
+    epochs = check_int(epochs, "epochs", low=1)  # fit_ranker would run int(2.9) = 2 epochs
+    learning_rate = check_real(learning_rate, "learning_rate", low=0, low_open=True)
     set_seed(seed)
     model = BPRMF(split.train, dim=dim, l2=l2, seed=seed)
     fit_ranker(

@@ -315,3 +315,18 @@ def test_detection_features_need_two_users_and_a_whole_k():
         profile_features(table, 2.5)
     with pytest.raises(ValueError, match="at least 2 users"):  # one user gave NaN features
         profile_features(Interactions.from_arrays([0], [0]), 2)
+
+
+def test_fixed_epoch_training_refuses_fractional_epochs_and_non_positive_rates(synthetic_split):
+    from advrec.models.apr import pretrain_bprmf
+
+    model = BPRMF(synthetic_split.train, dim=4)
+    with pytest.raises(ValueError, match="epochs must be a whole number, got 2.9"):  # ran 2
+        sh.fit_fixed_epochs(model, synthetic_split.train, 2.9)
+    for rate in (0.0, -0.01, np.nan):  # 0 trained nothing, a negative rate ascended the loss
+        with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
+            sh.fit_fixed_epochs(model, synthetic_split.train, 1, learning_rate=rate)
+        with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
+            sh.gan_profiles(synthetic_split.train, 7, np.zeros(200), 2, learning_rate=rate)
+    with pytest.raises(ValueError, match="epochs must be a whole number"):
+        pretrain_bprmf(synthetic_split, l2=1e-2, epochs=2.9)
