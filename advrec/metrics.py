@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from advrec.checks import check_int
+from advrec.checks import check_int, check_seed
 from advrec.data.interactions import Interactions
 
 RANKING_METRICS = ("precision", "recall", "hr", "ndcg", "mrr")
@@ -317,6 +317,8 @@ def sampled_candidates(
     float32 score. It exists to show how sampled metrics overstate quality (Krichene & Rendle,
     2020): pass the result to :func:`evaluate_ranking` and compare with full ranking.
     """
+    n_negatives = check_int(n_negatives, "n_negatives", low=1, hint="sampled items per user")
+    seed = check_seed(seed)
     n_users, n_items = target.n_users, target.n_items
     seen = np.zeros((n_users, n_items), bool)
     for table in [target, *_as_list(exclude)]:

@@ -239,3 +239,14 @@ def test_integer_scores_are_refused_with_the_cast_to_use():
 def test_an_empty_target_is_refused():
     with pytest.raises(ValueError, match="target has no pairs"):
         evaluate_ranking(_fixed_scores(np.zeros((2, N_ITEMS))), _table([]), ks=(1,))
+
+
+def test_sampled_candidates_need_negatives_and_a_seed():
+    from advrec.metrics import sampled_candidates
+
+    target = _table([(0, 1)], n_users=1)
+    scores = _fixed_scores(np.zeros((1, N_ITEMS)))
+    with pytest.raises(ValueError, match="n_negatives must be >= 1"):  # 0 gave NDCG 1.0
+        sampled_candidates(scores, target, n_negatives=0)
+    with pytest.raises(TypeError, match="got None"):  # None: other negatives on every call
+        sampled_candidates(scores, target, seed=None)
