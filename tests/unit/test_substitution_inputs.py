@@ -94,3 +94,6 @@ def test_synthetic_sequences_refuse_a_missing_seed_and_nan_lengths():
         synthetic_sequences(10, 10, n_clusters=2, seed=None)
     with pytest.raises(ValueError, match="mean_length must be a finite number"):
         synthetic_sequences(10, 10, n_clusters=2, mean_length=np.nan)
+    table = synthetic_sequences(10, 10, n_clusters=2, seed=0)
+    with pytest.raises(ValueError, match="max_len must be a positive integer"):
+        leave_last_out(table, max_len=True)  # was a window of one item
