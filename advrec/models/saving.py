@@ -150,10 +150,11 @@ class WeightsOnly:
                 )
             if not np.array_equal(saved, mine):
                 return (
-                    f"these weights were trained on other data: same sizes ({_describe(mine)[:-1]}"
-                    f" here, {int(saved[2]):,} pairs there) but other (user, item) pairs -- "
-                    f"another split or seed? Evaluating them on this split could test on their "
-                    f"training pairs; {self._rebuild_advice()}."
+                    f"these weights were trained on other data: the same {int(mine[0]):,} users x "
+                    f"{int(mine[1]):,} items, but other (user, item) pairs ({int(saved[2]):,} "
+                    f"there, {int(mine[2]):,} here) -- another split or seed? Evaluating them on "
+                    f"this split could test them on their own training pairs; "
+                    f"{self._rebuild_advice()}."
                 )
         variables = self._trainable_variables + self._non_trainable_variables
         if len(own) != len(variables):
