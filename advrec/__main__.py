@@ -441,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with quiet:
             report = command(args)
-    except (DataError, ValueError, FileNotFoundError) as error:
+    except (DataError, ValueError, TypeError, FileNotFoundError, NotImplementedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2) if as_json else render(report))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from advrec.checks import check_finite, check_int, check_seed
 from advrec.data.interactions import Interactions
 
 METHODS = ("generator", "popularity", "random")
@@ -82,6 +83,15 @@ def augment(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     if method == "generator" and generated_scores is None:
         raise ValueError("method='generator' needs generated_scores [len(users), n_items].")
+    per_user = check_int(per_user, "per_user", low=1)
+    seed = check_seed(seed)
+    if method == "generator":
+        generated_scores = check_finite(generated_scores, "generated_scores")
+        if generated_scores.shape != (len(users), train.n_items):
+            raise ValueError(
+                f"generated_scores must be [{len(users)}, {train.n_items}] (one row per user), "
+                f"got shape {generated_scores.shape}."
+            )
     users = np.asarray(users, np.int32)
     known = np.zeros((len(users), train.n_items), bool)
     position = {int(u): i for i, u in enumerate(users)}

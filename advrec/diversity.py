@@ -16,9 +16,10 @@ from collections.abc import Iterable
 import numpy as np
 import tensorflow as tf
 
+from advrec.checks import check_int
 from advrec.data.interactions import Interactions
 from advrec.data.splits import Split
-from advrec.metrics import ScoreFn, batch_mask, items_by_user
+from advrec.metrics import ScoreFn, batch_mask, checked_scores, items_by_user
 
 
 def top_k_lists(
@@ -36,17 +37,13 @@ def top_k_lists(
     if not tables:
         raise ValueError("give at least one table to exclude (normally the training pairs).")
     n_users, n_items = tables[0].n_users, tables[0].n_items
-    if not 1 <= k <= n_items:
-        raise ValueError(f"k must lie in [1, {n_items}] (the number of items), got {k}.")
+    k = check_int(k, "k", low=1, high=n_items, hint="at most the number of items")
+    batch_size = check_int(batch_size, "batch_size", low=1)
     excluded_items = items_by_user(tables, n_users)
     lists = []
     for start in range(0, len(users), batch_size):
         batch = tf.constant(users[start : start + batch_size], tf.int32)
-        scores = tf.convert_to_tensor(score_fn(batch))
-        if tuple(scores.shape) != (len(batch), n_items):
-            raise ValueError(
-                f"score_fn must return shape [{len(batch)}, {n_items}], got {tuple(scores.shape)}."
-            )
+        scores = checked_scores(score_fn, batch, n_items)
         excluded = batch_mask(excluded_items, batch, n_items)
         scores = tf.where(excluded, tf.constant(-np.inf, scores.dtype), scores)
         lists.append(tf.math.top_k(scores, k=k).indices.numpy())

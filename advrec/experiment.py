@@ -14,9 +14,12 @@ import keras
 import numpy as np
 from scipy import stats
 
+from advrec.checks import check_seed
+
 
 def set_seed(seed: int) -> None:
     """Seeds Python, numpy, TensorFlow and Keras (for code that draws from global generators)."""
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)
@@ -30,12 +33,20 @@ def run_seeds(
     Returns ``{metric: float64 [n_seeds]}``.
     """
     results: dict[str, list[float]] = {}
-    seeds = list(seeds)
+    seeds = [check_seed(seed) for seed in seeds]
     if not seeds:
         raise ValueError("give at least one seed.")
     for seed in seeds:
         set_seed(seed)
-        for name, value in run(seed).items():
+        metrics = run(seed)
+        if results and set(metrics) != set(results):
+            raise ValueError(
+                f"seed {seed} reported {sorted(metrics)} but seed {seeds[0]} reported "
+                f"{sorted(results)}; every run must report the same metrics, so that the i-th "
+                "value of each is the same seed's (report NaN for a metric a run could not "
+                "compute)."
+            )
+        for name, value in metrics.items():
             results.setdefault(name, []).append(float(value))
     return {name: np.asarray(values) for name, values in results.items()}
 
@@ -43,6 +54,8 @@ def run_seeds(
 def mean_std(values: np.ndarray) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
     values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("no values to summarise: give at least one result.")
     std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return float(values.mean()), std
 

@@ -22,9 +22,16 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from advrec.checks import check_int, check_seed
 from advrec.data.interactions import Interactions
 
 RANKING_METRICS = ("precision", "recall", "hr", "ndcg", "mrr")
+
+
+class NonFiniteScoresError(ValueError):
+    """A score function returned NaN or infinite scores (typically a model that diverged)."""
+
+
 ScoreFn = Callable[[tf.Tensor], tf.Tensor]
 """Maps int32 ``[B]`` user ids to float ``[B, n_items]`` scores."""
 
@@ -112,13 +119,10 @@ def _batch_metrics(
     with_auc: bool,
     candidates: tf.Tensor,
 ) -> dict[str, tf.Tensor]:
-    """Checks the scores and computes per-user metrics for one batch (traced once per shape).
+    """Per-user metrics for one batch of finite scores (traced once per shape).
 
     ``candidates``: bool ``[n_items]``; items outside it are excluded for every user.
     """
-    tf.debugging.assert_all_finite(
-        tf.cast(scores, tf.float32), "score_fn returned NaN or infinite scores."
-    )
     n_items = tf.shape(scores)[1]
     excluded = batch_mask(excluded_items, users, n_items) | ~candidates[tf.newaxis, :]
     relevant = batch_mask(relevant_items, users, n_items)
@@ -158,7 +162,8 @@ def evaluate_ranking(
     Raises:
         ValueError: an empty ``target``, ``batch_size < 1``, bad cut-offs, tables over other id
             spaces, target pairs that are also excluded, or scores of the wrong shape.
-        TypeError: ``score_fn`` returned non-floating scores.
+        NonFiniteScoresError: (a ``ValueError``) ``score_fn`` returned NaN or infinite scores.
+        TypeError: ``score_fn`` returned non-floating scores, or ``ks`` is not a sequence.
     """
     if len(target) == 0:
         raise ValueError(
@@ -173,9 +178,7 @@ def evaluate_ranking(
         raise ValueError(
             f"batch_size must be a positive integer (users per batch), got {batch_size!r}."
         )
-    ks = tuple(sorted({int(k) for k in ks}))
-    if not ks or ks[0] < 1:
-        raise ValueError(f"ks must be positive cut-offs such as (10, 20), got {ks}.")
+    ks = check_cutoffs(ks)
     if ks[-1] > target.n_items:
         raise ValueError(f"cut-off {ks[-1]} exceeds the number of items ({target.n_items}).")
     excluded_tables = _as_list(exclude)
@@ -197,17 +200,7 @@ def evaluate_ranking(
     parts: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(users), batch_size):
         batch_users = tf.constant(users[start : start + batch_size])
-        scores = tf.convert_to_tensor(score_fn(batch_users))
-        if not scores.dtype.is_floating:
-            raise TypeError(
-                f"score_fn must return floating-point scores, got {scores.dtype.name}; cast "
-                "them, e.g. tf.cast(scores, tf.float32)."
-            )
-        if tuple(scores.shape) != (len(batch_users), n_items):
-            raise ValueError(
-                f"score_fn must return one score per item, shape [{len(batch_users)}, {n_items}]; "
-                f"got {tuple(scores.shape)}."
-            )
+        scores = checked_scores(score_fn, batch_users, n_items)
         metrics = _batch_metrics(
             scores, batch_users, excluded_items, relevant_items, ks, with_auc, allowed
         )
@@ -226,6 +219,61 @@ def evaluate_ranking(
             )
         means["auc"] = float(np.mean(defined))
     return means
+
+
+def check_cutoffs(ks: Sequence[int]) -> tuple[int, ...]:
+    """The sorted distinct cut-offs of ``ks``, each a whole number >= 1 (``2.5`` is refused, not
+    truncated to 2)."""
+    if isinstance(ks, str) or not isinstance(ks, Iterable):
+        raise TypeError(f"ks must be a sequence of cut-offs such as (10, 20), got {ks!r}.")
+    ks = tuple(ks)
+    if not ks:
+        raise ValueError("ks is empty; give the cut-offs, e.g. (10, 20).")
+    try:
+        values = {check_int(k, "a cut-off", low=1) for k in ks}
+    except (TypeError, ValueError):
+        raise ValueError(f"cut-offs must be whole numbers >= 1, got {ks}; e.g. (10, 20).") from None
+    return tuple(sorted(values))
+
+
+def checked_scores(score_fn: ScoreFn, users: tf.Tensor, n_items: int) -> tf.Tensor:
+    """``score_fn(users)`` for int32 ``[B]`` users, checked: floating, ``[B, n_items]``, finite.
+
+    Raises:
+        TypeError: non-floating scores. ValueError: another shape.
+        NonFiniteScoresError: NaN or infinite scores (the users are named).
+    """
+    scores = tf.convert_to_tensor(score_fn(users))
+    if not scores.dtype.is_floating:
+        raise TypeError(
+            f"score_fn must return floating-point scores, got {scores.dtype.name}; cast "
+            "them, e.g. tf.cast(scores, tf.float32)."
+        )
+    if tuple(scores.shape) != (len(users), n_items):
+        raise ValueError(
+            f"score_fn must return one score per item, shape [{len(users)}, {n_items}]; "
+            f"got {tuple(scores.shape)}."
+        )
+    check_finite_scores(scores, users)
+    return scores
+
+
+def check_finite_scores(scores: tf.Tensor, users: tf.Tensor) -> None:
+    """Raises :class:`NonFiniteScoresError` naming the users whose ``[B, n_items]`` scores hold
+    NaN or infinity (checked eagerly, so the error is this one, not TensorFlow's)."""
+    finite = tf.math.is_finite(tf.cast(scores, tf.float32))
+    if bool(tf.reduce_all(finite)):
+        return
+    bad_rows = ~tf.reduce_all(finite, axis=1).numpy()
+    bad_users = np.asarray(users)[bad_rows]
+    count = int(tf.size(finite)) - int(tf.reduce_sum(tf.cast(finite, tf.int32)))
+    shown = ", ".join(str(u) for u in bad_users[:5]) + (", ..." if len(bad_users) > 5 else "")
+    raise NonFiniteScoresError(
+        f"score_fn returned {count} NaN or infinite scores for user{'s' * (len(bad_users) > 1)} "
+        f"{shown}: the model probably diverged (NaN weights: try a smaller learning rate or "
+        "a stronger regularisation), or a score function masks items with -inf; rank only "
+        "finite scores (see evaluate_ranking's candidates= to restrict the items)."
+    )
 
 
 def candidate_mask(candidates: np.ndarray | None, target: Interactions) -> tf.Tensor:
@@ -269,6 +317,8 @@ def sampled_candidates(
     float32 score. It exists to show how sampled metrics overstate quality (Krichene & Rendle,
     2020): pass the result to :func:`evaluate_ranking` and compare with full ranking.
     """
+    n_negatives = check_int(n_negatives, "n_negatives", low=1, hint="sampled items per user")
+    seed = check_seed(seed)
     n_users, n_items = target.n_users, target.n_items
     seen = np.zeros((n_users, n_items), bool)
     for table in [target, *_as_list(exclude)]:

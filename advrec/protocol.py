@@ -15,15 +15,18 @@ Runs over seeds, paired comparisons and result tables are in :mod:`advrec.experi
 
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from advrec.checks import check_int, check_seed
 from advrec.data.splits import Split
-from advrec.metrics import ScoreFn, evaluate_ranking
+from advrec.metrics import NonFiniteScoresError, ScoreFn, evaluate_ranking
 
 DATASETS = ("ml-100k", "ml-1m", "synthetic")
 PARTS = ("valid", "test")
@@ -41,6 +44,7 @@ def load_split(dataset: str, data_dir: str | None = None, seed: int = 0) -> Spli
 
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}.")
+    seed = check_seed(seed)
     if dataset == "synthetic":
         interactions = synthetic_movielens(seed=seed).interactions
     else:
@@ -126,6 +130,9 @@ def select_on_validation(
     (e.g. when training already selected an epoch on validation). Ties go to the earlier grid
     value, so order the grid from the simplest setting (e.g. the strongest regularisation).
 
+    A value whose monitored score is NaN or infinite (a run that diverged) is never chosen, and
+    a warning names it; if no value has a finite score, a ``ValueError`` says so.
+
     ``max_extensions`` grows a numeric grid (increasing, positive values, read as geometric):
     while the best value is the smallest or the largest, one more value is tried beyond that
     edge at the ratio of the two values there, at most ``max_extensions`` times. The grid of
@@ -140,9 +147,10 @@ def select_on_validation(
     grid = list(grid)
     if not grid:
         raise ValueError("the grid is empty; give the values to choose from.")
+    max_extensions = check_int(max_extensions, "max_extensions", low=0)
     if max_extensions and (
         len(grid) < 2
-        or not all(isinstance(v, numbers.Real) and v > 0 for v in grid)
+        or not all(isinstance(v, numbers.Real) and math.isfinite(v) and v > 0 for v in grid)
         or grid != sorted(set(grid))
     ):
         raise ValueError(
@@ -156,14 +164,26 @@ def select_on_validation(
         if isinstance(model, Mapping):
             result = {name: float(v) for name, v in model.items()}
         else:
-            result = evaluate_split(model, split, "valid", ks=ks)
+            try:
+                result = evaluate_split(model, split, "valid", ks=ks)
+            except NonFiniteScoresError:  # a diverged run: recorded, never chosen
+                result = {monitor: math.nan}
         if monitor not in result:
             raise ValueError(f"monitor {monitor!r} is not one of {sorted(result)}.")
         metrics.insert(position, result)
         trained.insert(position, model)
 
     def best_index() -> int:
-        return int(np.argmax([result[monitor] for result in metrics]))  # first of equal maxima
+        """The first of the best finite scores: a NaN (a diverged run) never wins."""
+        scores = np.array([result[monitor] for result in metrics], np.float64)
+        finite = np.isfinite(scores)
+        if not finite.any():
+            raise ValueError(
+                f"no grid value has a finite validation {monitor} (got {scores.tolist()} for "
+                f"{grid}): every run diverged or failed. Check the training (e.g. a smaller "
+                "learning rate) before choosing."
+            )
+        return int(np.argmax(np.where(finite, scores, -np.inf)))  # first of equal maxima
 
     for position, value in enumerate(grid):
         evaluate(value, position)
@@ -179,6 +199,14 @@ def select_on_validation(
             break
     index = best_index()
     scores = [result[monitor] for result in metrics]
+    diverged = [(v, s) for v, s in zip(grid, scores, strict=True) if not math.isfinite(s)]
+    if diverged:
+        listing = ", ".join(f"{v!r} ({s})" for v, s in diverged)
+        warnings.warn(
+            f"validation {monitor} is not finite for {listing}: those runs diverged or failed "
+            "and were not chosen. Their scores stay NaN in Selection.scores.",
+            stacklevel=2,
+        )
     at_edge = index in (0, len(grid) - 1)
     selection = Selection(
         grid[index], index, grid, np.asarray(scores), at_edge, trained[index], metrics

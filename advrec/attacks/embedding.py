@@ -31,6 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from advrec.checks import check_int, check_real, check_seed
 from advrec.data.interactions import Interactions
 from advrec.data.sampling import NegativeSampler
 from advrec.data.splits import Split
@@ -94,8 +95,8 @@ def training_triples(
     """
     if len(train) == 0:
         raise ValueError("the training table is empty: the attack needs training pairs.")
-    if negatives_per_pair < 1:
-        raise ValueError(f"negatives_per_pair must be at least 1, got {negatives_per_pair}.")
+    negatives_per_pair = check_int(negatives_per_pair, "negatives_per_pair", low=1)
+    seed = check_seed(seed)
     users = tf.constant(np.tile(train.user, negatives_per_pair), tf.int32)
     positives = tf.constant(np.tile(train.item, negatives_per_pair), tf.int32)
     negatives = NegativeSampler(train)(users, keras.random.SeedGenerator(seed))
@@ -192,12 +193,7 @@ def embedding_norms(model) -> dict[str, float]:
 
 
 def _check_epsilon(epsilon: float) -> float:
-    epsilon = float(epsilon)
-    if not np.isfinite(epsilon) or epsilon < 0:
-        raise ValueError(
-            f"epsilon is a perturbation norm: give a finite value >= 0, got {epsilon}."
-        )
-    return epsilon
+    return check_real(epsilon, "epsilon", low=0, hint="a perturbation norm")
 
 
 def fgsm_perturbation(
@@ -252,9 +248,11 @@ def iterative_perturbation(
         step_size: ``α``; default ``2.5 · epsilon / steps`` (Madry et al., 2018).
     """
     epsilon = _check_epsilon(epsilon)
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}.")
-    alpha = 2.5 * epsilon / steps if step_size is None else float(step_size)
+    steps = check_int(steps, "steps", low=1)
+    if step_size is None:
+        alpha = 2.5 * epsilon / steps
+    else:
+        alpha = check_real(step_size, "step_size", low=0, low_open=True, hint="or None")
     tables = FactorTables.of(model)
     if triples is None:
         triples = training_triples(train, seed, negatives_per_pair)
@@ -356,6 +354,8 @@ def robustness_curve(
     if method not in ATTACKS:
         raise ValueError(f"unknown attack {method!r}; choose one of {ATTACKS}.")
     budgets = [_check_epsilon(b) for b in budgets]
+    if not budgets:
+        raise ValueError("budgets is empty; give the perturbation norms, e.g. (0.1, 0.5, 1.0).")
     triples = training_triples(split.train, seed)
     if method == "fgsm":
         direction = fgsm_perturbation(model, split.train, 1.0, triples=triples, relative=relative)

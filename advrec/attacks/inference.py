@@ -33,6 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from advrec.checks import check_seed
 from advrec.data.interactions import UserFeatures
 
 AGE_GROUP_EDGES: tuple[int, ...] = (25, 35, 45)
@@ -227,8 +228,9 @@ def partition_users(
             f"labels must be class ids >= 0 for every user (the partition needs every user's "
             f"attribute); got {labels.min()}."
         )
+    seed = check_seed(seed)
     shares = tuple(float(share) for share in shares)
-    if len(shares) != 2 or min(shares) <= 0 or sum(shares) >= 1:
+    if len(shares) != 2 or not all(0 < share < 1 for share in shares) or sum(shares) >= 1:
         raise ValueError(
             "shares must be (disclosed, selection), each > 0 and summing below 1 (the evaluation "
             f"group gets the rest), e.g. (0.5, 0.25); got {shares}."

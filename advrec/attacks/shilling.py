@@ -39,12 +39,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from advrec.checks import check_finite, check_id, check_int, check_real, check_seed
 from advrec.data.interactions import Interactions
 from advrec.data.splits import Split
 from advrec.distribute import replica_normal, replica_uniform
 from advrec.gan import TwoPlayerModel
 from advrec.losses import discriminator_cross_entropy, non_saturating_generator_loss
-from advrec.metrics import batch_mask, items_by_user
+from advrec.metrics import batch_mask, check_cutoffs, checked_scores, items_by_user
 from advrec.seeds import derive_seed
 
 CLASSIC_ATTACKS = ("random", "average", "bandwagon", "segment")
@@ -67,6 +68,11 @@ def choose_targets(
     not a realistic product to promote), *unpopular* items are those at or below the 25th
     percentile of popularity and *mid-popular* ones lie between the 45th and 55th percentiles.
     """
+    n_unpopular = check_int(n_unpopular, "n_unpopular", low=0)
+    n_mid = check_int(n_mid, "n_mid", low=0)
+    if n_unpopular + n_mid == 0:
+        raise ValueError("n_unpopular and n_mid are both 0: ask for at least one target.")
+    seed = check_seed(seed)
     counts = train.item_counts()
     eligible = np.flatnonzero(counts >= min_count)
     if len(eligible) < n_unpopular + n_mid:
@@ -87,16 +93,15 @@ def choose_targets(
 
 def n_fake_users(n_real: int, size: float) -> int:
     """Number of fake users for an attack size given as a fraction of the real users (>= 1)."""
+    n_real = check_int(n_real, "n_real", low=1, hint="the number of real users")
     if not 0 < size <= 1:
         raise ValueError(f"attack size is a fraction of the real users in (0, 1], got {size}.")
     return max(1, int(round(size * n_real)))
 
 
 def _check_target(train: Interactions, target: int) -> int:
-    target = int(target)
-    if not 0 <= target < train.n_items:
-        raise ValueError(f"target item {target} is outside [0, {train.n_items}).")
-    return target
+    """``target`` as an ``int`` item id of ``train`` (not a float, a bool or a negative index)."""
+    return check_id(target, train.n_items, "target")
 
 
 # -- the classic profiles ---------------------------------------------------------------------
@@ -109,6 +114,7 @@ def segment_items(train: Interactions, target: int, n: int) -> np.ndarray:
     favours the audience's specific tastes over items everybody watches); ties by popularity.
     """
     target = _check_target(train, target)
+    n = check_int(n, "n", low=1, hint="the number of segment items")
     audience = np.unique(train.user[train.item == target])
     if len(audience) == 0:
         raise ValueError(
@@ -147,12 +153,14 @@ def classic_profiles(
     target = _check_target(train, target)
     if kind not in CLASSIC_ATTACKS:
         raise ValueError(f"unknown attack {kind!r}; choose one of {CLASSIC_ATTACKS}.")
+    n_fake = check_int(n_fake, "n_fake", low=1, hint="the number of fake users")
+    filler_size = check_int(filler_size, "filler_size")
+    n_selected = check_int(n_selected, "n_selected")
+    seed = check_seed(seed)
     if not 0 <= n_selected <= filler_size < train.n_items - 1:
         raise ValueError(
             f"need 0 <= n_selected ({n_selected}) <= filler_size ({filler_size}) < n_items - 1."
         )
-    if n_fake < 1:
-        raise ValueError(f"n_fake must be at least 1, got {n_fake}.")
     pop = train.item_counts().astype(np.float64)
     selected = np.zeros(0, np.int64)
     if kind == "bandwagon":
@@ -196,9 +204,19 @@ def target_exposure(
         split: the (possibly poisoned) split the model was trained on.
         target: the attacked item.
         n_real: users ``0 .. n_real - 1`` are real (default: all of ``split``'s users).
+
+    Raises:
+        ValueError: a target, ``n_real``, cut-off or batch size out of range, or scores that are
+            NaN or infinite (a broken model is not a successful attack) or of the wrong shape.
     """
     target = _check_target(split.train, target)
-    n_real = split.n_users if n_real is None else int(n_real)
+    n_real = (
+        split.n_users if n_real is None else check_int(n_real, "n_real", low=1, high=split.n_users)
+    )
+    ks = check_cutoffs(ks)
+    if ks[-1] > split.n_items:
+        raise ValueError(f"cut-off {ks[-1]} exceeds the number of items ({split.n_items}).")
+    batch_size = check_int(batch_size, "batch_size", low=1)
     touched = np.zeros(split.n_users, bool)
     for table in (split.train, split.valid, split.test):
         touched[table.user[table.item == target]] = True
@@ -210,7 +228,7 @@ def target_exposure(
     ranks = []
     for start in range(0, len(users), batch_size):
         batch = tf.constant(users[start : start + batch_size])
-        scores = tf.cast(score_fn(batch), tf.float32)  # [B, n_items]
+        scores = tf.cast(checked_scores(score_fn, batch, split.n_items), tf.float32)
         seen = batch_mask(history, batch, split.n_items)
         own = scores[:, target : target + 1]
         ahead = (scores > own) | ((scores == own) & (index < target)[tf.newaxis, :])
@@ -244,7 +262,17 @@ def influence_direction(
     score minus ``k``-th best). An item's value is ``q_j . v``.
     """
     target = _check_target(train, target)
-    p, q, b = (np.asarray(a, np.float64) for a in (user_factors, item_factors, item_bias))
+    k = check_int(k, "k", low=1, high=train.n_items, hint="the top-k the target should enter")
+    p = check_finite(user_factors, "user_factors")
+    q = check_finite(item_factors, "item_factors")
+    b = check_finite(item_bias, "item_bias")
+    if p.ndim != 2 or len(p) != train.n_users:
+        raise ValueError(f"user_factors must be [{train.n_users}, d], got shape {p.shape}.")
+    if q.shape != (train.n_items, p.shape[1]) or b.shape != (train.n_items,):
+        raise ValueError(
+            f"item_factors must be [{train.n_items}, {p.shape[1]}] and item_bias "
+            f"[{train.n_items}], got {q.shape} and {b.shape}."
+        )
     scores = p @ q.T + b  # [n_users, n_items]
     scores[train.user, train.item] = -np.inf
     kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
@@ -273,12 +301,16 @@ def surrogate_profiles(
     probability ``softmax(item_value / temperature)`` (Gumbel top-k), so the profiles favour the
     most useful items without all being the same set (identical profiles are easy to spot).
     """
-    item_value = np.asarray(item_value, np.float64)
+    item_value = check_finite(item_value, "item_value", hint="compute it with surrogate_value")
+    if item_value.ndim != 1:
+        raise ValueError(f"item_value must be 1-D [n_items], got shape {item_value.shape}.")
     n_items = len(item_value)
+    target = check_id(target, n_items, "target")
+    n_fake = check_int(n_fake, "n_fake", low=1, hint="the number of fake users")
+    filler_size = check_int(filler_size, "filler_size")
     if not 0 < filler_size < n_items:
         raise ValueError(f"filler_size must be in (0, {n_items}), got {filler_size}.")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}.")
+    temperature = check_real(temperature, "temperature", low=0, low_open=True, hint="e.g. 0.5")
     rng = np.random.default_rng(seed)
     keys = item_value / temperature + rng.gumbel(size=(n_fake, n_items))
     keys[:, target] = -np.inf
@@ -436,6 +468,7 @@ def gan_templates(train: Interactions, target: int, filler_size: int) -> np.ndar
     AUSH's rule: users with at least ``filler_size`` items besides the target.
     """
     target = _check_target(train, target)
+    filler_size = check_int(filler_size, "filler_size", low=1)
     dense = train.dense()
     counts = dense.sum(axis=1) - dense[:, target]
     templates = dense[counts >= filler_size]

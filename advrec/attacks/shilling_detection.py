@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from advrec.checks import check_int
 from advrec.data.interactions import Interactions
 
 FEATURES = ("log_length", "mean_log_pop", "std_log_pop", "top_share", "deg_sim")
@@ -38,8 +39,12 @@ def profile_features(train: Interactions, k: int = 10) -> np.ndarray:
     Popularity is measured in ``train`` itself (what the defender sees). Users without rows get
     zeros.
     """
-    if k < 1:
-        raise ValueError(f"k (neighbours for deg_sim) must be at least 1, got {k}.")
+    k = check_int(k, "k", low=1, hint="neighbours for deg_sim")
+    if train.n_users < 2:
+        raise ValueError(
+            f"profile features compare each user with the others: need at least 2 users, got "
+            f"{train.n_users}."
+        )
     x = train.dense().astype(np.float64)  # [n_users, n_items]
     length = x.sum(axis=1)
     safe = np.maximum(length, 1.0)

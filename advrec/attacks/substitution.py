@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from advrec.checks import check_id, check_int, check_real
 from advrec.data.sequences import SequenceSplit
 from advrec.metrics import evaluate_ranking
 
@@ -67,14 +68,22 @@ def substitution_attack(
         ``budget`` int32 arrays ``[B, L]``: the histories after 1, 2, ..., ``budget``
         substitutions (the greedy attack with budget ``k`` is the first ``k`` steps of it).
     """
-    histories = np.asarray(histories, np.int32)
-    items = np.asarray(items, np.int32)
-    if histories.ndim != 2 or items.shape != (histories.shape[0],):
-        raise ValueError(
-            f"histories must be [B, L] and items [B]; got {histories.shape} and {items.shape}."
+    histories, items = _check_batch(model, histories, items)
+    budget = check_int(
+        budget,
+        "budget",
+        low=1,
+        high=histories.shape[1],
+        hint=f"a history of max_len = {histories.shape[1]} items has no more positions",
+    )
+    n_candidates = check_int(
+        n_candidates, "n_candidates", low=1, high=model.n_items, hint="substitutes per position"
+    )
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    if min_similarity is not None:
+        min_similarity = check_real(
+            min_similarity, "min_similarity", low=-1, high=1, hint="a cosine similarity"
         )
-    if budget < 1 or n_candidates < 1:
-        raise ValueError(f"budget and n_candidates must be >= 1, got {budget}, {n_candidates}.")
     steps = [[] for _ in range(budget)]
     for start in range(0, len(histories), batch_size):
         chunk = _attack_batch(
@@ -89,6 +98,35 @@ def substitution_attack(
         for k in range(budget):
             steps[k].append(chunk[k])
     return [np.concatenate(parts) for parts in steps]
+
+
+def _check_batch(model, histories, items) -> tuple[np.ndarray, np.ndarray]:
+    """int32 ``histories [B, max_len]`` (item ids or the padding id ``n_items``) and int32
+    ``items [B]`` (item ids), checked against ``model``."""
+    histories, items = np.asarray(histories), np.asarray(items)
+    for name, array in (("histories", histories), ("items", items)):
+        if array.size and array.dtype.kind not in "iu":
+            raise TypeError(f"{name} must hold integer item ids, got dtype {array.dtype}.")
+    max_len = getattr(model, "max_len", histories.shape[-1] if histories.ndim else 0)
+    if histories.ndim != 2 or histories.shape[1] != max_len or items.shape != (len(histories),):
+        raise ValueError(
+            f"histories must be [B, {max_len}] (the model's max_len) and items [B]; got "
+            f"{histories.shape} and {items.shape}."
+        )
+    if len(histories) == 0:
+        raise ValueError("no history to attack (B = 0); pass at least one user's history.")
+    n_items = model.n_items
+    if histories.min() < 0 or histories.max() > n_items:
+        raise ValueError(
+            f"histories must hold item ids in [0, {n_items}] ({n_items} is the padding); got "
+            f"values in [{histories.min()}, {histories.max()}]."
+        )
+    if items.min() < 0 or items.max() >= n_items:
+        raise ValueError(
+            f"items must be item ids in [0, {n_items}) (not the padding id); got values in "
+            f"[{items.min()}, {items.max()}]."
+        )
+    return histories.astype(np.int32), items.astype(np.int32)
 
 
 def _attack_batch(model, histories, items, budget, targeted, n_candidates, min_similarity):
@@ -158,9 +196,15 @@ def untargeted_attack_curve(
     for the users with a test item; the ranking excludes the user's true training and validation
     items as in the clean evaluation.
     """
-    budgets = sorted({int(b) for b in budgets})
-    if budgets[0] < 0:
-        raise ValueError(f"budgets must be >= 0, got {budgets}.")
+    budgets = list(budgets)
+    if not budgets:
+        raise ValueError("budgets is empty; give the numbers of substitutions, e.g. (1, 2, 3).")
+    budgets = sorted(
+        {
+            check_int(b, "budget", low=0, high=sequences.max_len, hint="at most max_len")
+            for b in budgets
+        }
+    )
     split = sequences.split
     exclude = [split.train, split.valid]
     results = {0: evaluate_ranking(model.scorer(sequences.test_context), split.test, exclude, ks)}
@@ -190,6 +234,7 @@ def target_ranks(model, context: np.ndarray, users: np.ndarray, target: int, see
     ``seen`` is a bool ``[n_users, n_items]`` matrix of excluded items (the target must not be
     one of a user's seen items).
     """
+    target = check_id(target, model.n_items, "target")
     scores = model.score_histories(tf.constant(context[users], tf.int32)).numpy()
     scores = np.where(seen[users], -np.inf, scores)
     return 1.0 + (scores > scores[:, [target]]).sum(axis=1)
@@ -210,12 +255,17 @@ def targeted_attack(
     Returns ``{"users", "clean_rank", "attacked_rank"}`` (ranks 1-based among the user's unseen
     items, per user, with the clean and the attacked test context).
     """
+    target = check_id(target, sequences.n_items, "target")
+    if max_users is not None:
+        max_users = check_int(max_users, "max_users", low=1, hint="or None for every test user")
     split = sequences.split
     seen = np.zeros((sequences.n_users, sequences.n_items), bool)
     for table in (split.train, split.valid):
         seen[table.user, table.item] = True
     users = np.unique(split.test.user)
     users = users[~seen[users, target]]
+    if len(users) == 0:
+        raise ValueError(f"every test user has already seen item {target}; pick another target.")
     if max_users is not None and len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
     attacked = substitution_attack(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from advrec.checks import check_seed
 from advrec.data.interactions import Interactions
 from advrec.data.splits import Split, random_holdout
 
@@ -127,6 +128,7 @@ def cold_start_split(
     """
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES} (which entities are new), got {side!r}.")
+    seed = check_seed(seed)
     for name, value in (("cold_fraction", cold_fraction), ("valid_share", valid_share)):
         if not 0.0 < value < 1.0:
             raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}.")

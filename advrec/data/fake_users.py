@@ -60,9 +60,14 @@ def inject_users(split: Split, profiles: np.ndarray) -> Split:
             f"profiles must be [n_fake_users, n_items] = [m, {split.n_items}], got shape "
             f"{profiles.shape}; build one row per fake user over the split's item space."
         )
+    if profiles.shape[0] == 0:
+        raise ValueError(
+            "no profiles to inject (0 rows): an attack with no fake user would measure the "
+            "clean model; build at least one profile (e.g. n_fake_users(n_real, size))."
+        )
     if not np.isin(profiles, (0, 1)).all():
         raise ValueError("profiles must be 0/1 (implicit feedback): got other values.")
-    if profiles.shape[0] and (profiles.sum(axis=1) == 0).any():
+    if (profiles.sum(axis=1) == 0).any():
         raise ValueError(
             "every fake profile needs at least one item; drop the empty rows before injecting."
         )
@@ -84,7 +89,14 @@ def drop_users(split: Split, users: np.ndarray) -> Split:
     real user keeps its validation and test rows, so what a false alarm costs shows up in the
     evaluation.
     """
-    users = np.asarray(users, dtype=np.int64).reshape(-1)
+    users = np.asarray(users).reshape(-1)
+    if users.dtype.kind == "f" and not np.array_equal(users, np.round(users)):
+        raise ValueError(
+            f"user ids must be whole numbers, got {users[users != np.round(users)][:3]}."
+        )
+    if users.dtype.kind not in "iuf" and len(users):
+        raise TypeError(f"user ids must be integers, got dtype {users.dtype}.")
+    users = users.astype(np.int64)
     if len(users) and (users.min() < 0 or users.max() >= split.n_users):
         raise ValueError(
             f"user ids must lie in [0, {split.n_users}); got {users.min()}..{users.max()}."

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from advrec.checks import check_int
+
 
 @dataclass(frozen=True)
 class Interactions:
@@ -32,6 +34,18 @@ class Interactions:
     n_items: int
 
     def __post_init__(self) -> None:
+        for name in ("user", "item", "rating", "timestamp"):
+            column = getattr(self, name)
+            if not isinstance(column, np.ndarray) or column.ndim != 1:
+                raise TypeError(
+                    f"Interactions.{name} must be a 1-D numpy array, got "
+                    f"{type(column).__name__}; build tables with Interactions.from_arrays(user, "
+                    "item, ...), which converts and checks the columns."
+                )
+        for name in ("n_users", "n_items"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+                raise ValueError(f"Interactions.{name} must be an integer >= 0, got {value!r}.")
         n = len(self.user)
         for name in ("item", "rating", "timestamp"):
             if len(getattr(self, name)) != n:
@@ -84,10 +98,10 @@ class Interactions:
                 "(e.g. Interactions.from_arrays([], [], n_users=10, n_items=20)) or check the "
                 "data that produced the empty arrays."
             )
-        rating = np.ones(n, np.float32) if rating is None else np.asarray(rating, np.float32)
-        timestamp = np.zeros(n, np.int64) if timestamp is None else np.asarray(timestamp, np.int64)
-        n_users = int(user.max()) + 1 if n_users is None else int(n_users)
-        n_items = int(item.max()) + 1 if n_items is None else int(n_items)
+        rating = np.ones(n, np.float32) if rating is None else _ratings(rating)
+        timestamp = np.zeros(n, np.int64) if timestamp is None else _timestamps(timestamp)
+        n_users = int(user.max()) + 1 if n_users is None else check_int(n_users, "n_users", low=0)
+        n_items = int(item.max()) + 1 if n_items is None else check_int(n_items, "n_items", low=0)
         table = cls(user, item, rating, timestamp, n_users, n_items)
         repeated = table.duplicate_rows()
         if len(repeated) and duplicates == "raise":
@@ -191,6 +205,38 @@ def _ids(values, what: str) -> np.ndarray:
             "Re-index them contiguously, e.g. with np.unique(raw, return_inverse=True)."
         )
     return array.astype(np.int32)
+
+
+def _ratings(values) -> np.ndarray:
+    """float32 ``[n]`` ratings, refusing NaN and infinity (they would train and rank as numbers)."""
+    try:
+        array = np.asarray(values, np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("rating must be numbers (one per interaction), e.g. 1..5.") from None
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"rating must be finite; row {row} is {array[row]}. Drop or fill the rows without a "
+            "rating first (or pass rating=None for implicit feedback)."
+        )
+    return array.astype(np.float32)
+
+
+def _timestamps(values) -> np.ndarray:
+    """int64 ``[n]`` timestamps from whole numbers; a fraction would be truncated, so refused."""
+    array = np.asarray(values)
+    if array.dtype.kind == "f":
+        bad = ~np.isfinite(array) | (array != np.round(array))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"timestamp must be whole seconds; row {row} is {array[row].item()!r}. Round "
+                "them yourself if that is meant, e.g. np.floor(timestamp)."
+            )
+    elif array.dtype.kind not in "iub":
+        raise ValueError(f"timestamp must be integer seconds, got dtype {array.dtype}.")
+    return array.astype(np.int64)
 
 
 @dataclass(frozen=True)

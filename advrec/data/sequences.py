@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from advrec.checks import check_int, check_real, check_seed
 from advrec.data.interactions import Interactions
 from advrec.data.splits import Split, leave_one_out
 
@@ -32,7 +33,7 @@ def _time_order(table: Interactions) -> np.ndarray:
 
 
 def _check_max_len(max_len: int) -> int:
-    if not isinstance(max_len, int | np.integer) or max_len < 1:
+    if isinstance(max_len, bool) or not isinstance(max_len, int | np.integer) or max_len < 1:
         raise ValueError(f"max_len must be a positive integer (items per window), got {max_len!r}.")
     return int(max_len)
 
@@ -224,6 +225,14 @@ def synthetic_sequences(
     Returns:
         :class:`Interactions` with ``timestamp`` = position in the history.
     """
+    seed = check_seed(seed)
+    n_users, n_items = check_int(n_users, "n_users"), check_int(n_items, "n_items")
+    n_clusters, min_length = (
+        check_int(n_clusters, "n_clusters"),
+        check_int(min_length, "min_length"),
+    )
+    mean_length = check_real(mean_length, "mean_length")
+    stickiness = check_real(stickiness, "stickiness", hint="a probability")
     if n_users < 1 or n_clusters < 1 or n_items < n_clusters:
         raise ValueError(
             f"need n_users >= 1 and n_items >= n_clusters >= 1; got n_users={n_users}, "

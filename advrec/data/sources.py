@@ -6,16 +6,24 @@ MovieLens formats are read in :mod:`advrec.data.movielens`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; downloads still use partial files of their own
+    fcntl = None
 
 from advrec.data.errors import ChecksumError, DataUnavailableError, MissingFileError
 
@@ -23,6 +31,7 @@ CACHE_ENV = "ADVREC_CACHE_DIR"
 DATA_ENV = "ADVREC_DATA_DIR"
 DOWNLOAD_TIMEOUT_S = 5.0
 PIP_TIMEOUT_S = 120.0
+LOCK_TIMEOUT_S = 600.0
 
 
 def cache_dir(override: str | os.PathLike | None = None) -> Path:
@@ -150,27 +159,96 @@ class ZipFiles(FileBundle):
                 ) from None
 
 
+@contextlib.contextmanager
+def cache_lock(root: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Holds an exclusive lock on the cache folder ``root`` (``flock`` on the folder itself, so
+    no lock file is left behind) while a process checks and fills it.
+
+    Two runs that start at once (a notebook and ``make test``) then fetch a file once: the
+    second waits, finds the first's verified file in the cache and reads it. Where ``flock``
+    does not exist (Windows) there is no lock; the unique partial files of :func:`download`
+    still keep two downloads apart. Raises :class:`DataUnavailableError` after ``timeout``
+    seconds of waiting.
+    """
+    if fcntl is None:
+        yield
+        return
+    descriptor = os.open(root, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DataUnavailableError(
+                        f"another process has been filling the cache {root} for over "
+                        f"{timeout:.0f} s; wait for it to finish (or stop it) and try again"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
+
+
+PARTIAL_SUFFIX = ".part"
+"""Suffix of a download in progress (:func:`download`)."""
+
+SCRATCH_PREFIX = ".fetch-"
+"""Prefix of the scratch folders a fetch works in, inside the cache."""
+
+
+def remove_leftovers(root: Path) -> list[Path]:
+    """Deletes partial downloads and scratch folders a killed run left in ``root``; returns them.
+
+    Call it only while holding :func:`cache_lock`: every live fetch holds the lock, so whatever
+    is left then belongs to no running process.
+    """
+    removed = []
+    for path in root.iterdir() if root.is_dir() else ():
+        if path.is_file() and path.name.endswith(PARTIAL_SUFFIX):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        elif path.is_dir() and path.name.startswith(SCRATCH_PREFIX):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def download(url: str, destination: Path, sha256: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
     """Downloads ``url`` to ``destination`` and keeps it only if its sha256 matches.
 
-    The bytes go to ``destination.part`` first, so an interrupted download never looks cached.
+    The bytes go to a partial file of this call's own (``.<name>.<random>.part``) and are
+    renamed onto ``destination`` atomically once verified: an interrupted download never looks
+    cached, and two downloads at once never write to one file.
     Raises :class:`DataUnavailableError` when the server cannot be reached within ``timeout``
     seconds, :class:`ChecksumError` when it answers with other bytes.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".part")
     digest = hashlib.sha256()
     size = 0
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:
-            while chunk := response.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
-        partial.unlink(missing_ok=True)
-        reason = getattr(error, "reason", error)
-        raise DataUnavailableError(f"could not download {url} ({reason})") from None
+    with tempfile.NamedTemporaryFile(
+        dir=destination.parent,
+        prefix=f".{destination.name}.",
+        suffix=PARTIAL_SUFFIX,
+        delete=False,
+    ) as out:
+        partial = Path(out.name)
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                while chunk := response.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            out.close()
+            partial.unlink(missing_ok=True)
+            reason = getattr(error, "reason", error)
+            raise DataUnavailableError(f"could not download {url} ({reason})") from None
     if digest.hexdigest() != sha256.lower():
         partial.unlink(missing_ok=True)
         raise ChecksumError(
@@ -179,7 +257,7 @@ def download(url: str, destination: Path, sha256: str, timeout: float = DOWNLOAD
             "was cached. Try again later, or download it yourself, check it and pass its folder "
             f"as data_dir (or set {DATA_ENV})."
         )
-    partial.replace(destination)
+    os.replace(partial, destination)
     return destination
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from advrec.checks import check_seed
 from advrec.data.interactions import Interactions
 
 
@@ -67,7 +68,8 @@ def random_holdout(
     Args:
         interactions: the full table (each (user, item) pair once).
         fractions: (train, valid, test), finite, non-negative, summing to 1.
-        seed: the shuffle's seed.
+        seed: the shuffle's seed, an integer >= 0 (``None`` is refused: the split must be the
+            same on every call).
     """
     fractions = tuple(float(f) for f in fractions)
     if (
@@ -79,6 +81,7 @@ def random_holdout(
             f"fractions must be three finite non-negative numbers (train, valid, test) summing "
             f"to 1, got {fractions}; e.g. (0.8, 0.1, 0.1)."
         )
+    seed = check_seed(seed)
     if len(interactions) == 0:
         raise ValueError("cannot split an empty Interactions table.")
     repeated = interactions.duplicate_rows()

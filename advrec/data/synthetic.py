@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from advrec.checks import check_seed
 from advrec.data.interactions import Dataset, Interactions, ItemFeatures, UserFeatures
 from advrec.data.movielens import GENRES_100K
 
@@ -51,6 +52,7 @@ def synthetic_movielens(
     Returns:
         ``Dataset`` named "synthetic"; raw ids are ``1..n`` as in MovieLens.
     """
+    seed = check_seed(seed)
     if n_users < 2 or n_items < 2 * min_per_user:
         raise ValueError(
             f"synthetic_movielens needs n_users >= 2 and n_items >= 2 * min_per_user; got "
@@ -141,6 +143,7 @@ def synthetic_at_scale(
     repeated pairs are dropped, so the result holds slightly fewer than ``n_interactions`` rows.
     There is no planted preference: use :func:`synthetic_movielens` when quality matters.
     """
+    seed = check_seed(seed)
     if min(n_users, n_items, n_interactions) < 1:
         raise ValueError(
             f"sizes must be positive, got n_users={n_users}, n_items={n_items}, "

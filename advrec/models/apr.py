@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from advrec.checks import check_real
 from advrec.data.interactions import Interactions
 from advrec.distribute import sum_over_replicas
 from advrec.losses import bpr_loss
@@ -84,13 +85,13 @@ class AMF(BPRMF):
         seed: int = 0,
         **kwargs,
     ) -> None:
-        if epsilon < 0:
-            raise ValueError(f"epsilon is a perturbation norm and must be >= 0, got {epsilon}.")
-        if adversarial_weight < 0:
-            raise ValueError(
-                f"adversarial_weight (λ) must be >= 0, got {adversarial_weight}; a negative "
-                "weight would reward the model for being fragile."
-            )
+        epsilon = check_real(epsilon, "epsilon", low=0, hint="a perturbation norm, e.g. 0.5")
+        adversarial_weight = check_real(
+            adversarial_weight,
+            "adversarial_weight",
+            low=0,
+            hint="λ; a negative weight would reward the model for being fragile",
+        )
         super().__init__(train, dim=dim, l2=l2, init_std=init_std, seed=seed, **kwargs)
         self.epsilon = float(epsilon)
         self.adversarial_weight = float(adversarial_weight)

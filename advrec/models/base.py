@@ -10,9 +10,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from advrec.checks import check_seed
 from advrec.data.interactions import Interactions
 from advrec.data.sampling import NegativeSampler
 from advrec.losses import bpr_loss, scale_for_replicas
+from advrec.models.saving import WeightsOnly
 
 
 def dense_gradients(gradients: list, variables: list) -> list:
@@ -31,11 +33,15 @@ def dense_gradients(gradients: list, variables: list) -> list:
     ]
 
 
-class PairwiseRanker(keras.Model):
+class PairwiseRanker(WeightsOnly, keras.Model):
     """Base class: a recommender trained on (user, positive, sampled negative) triples.
 
     ``fit`` takes batches ``(users, positives)`` (see :func:`advrec.data.positive_pairs`); the
     negatives are drawn in the step from the training pairs given here.
+
+    Saved with ``save_weights`` and restored with ``load_weights`` on a model rebuilt from the
+    same training data; ``save("m.keras")`` explains that, and weights of another data set are
+    refused (:mod:`advrec.models.saving`).
 
     Args:
         train: training interactions (they fix the id spaces and the negatives to avoid).
@@ -43,9 +49,18 @@ class PairwiseRanker(keras.Model):
     """
 
     def __init__(self, train: Interactions, seed: int = 0, **kwargs) -> None:
+        if not isinstance(train, Interactions):
+            raise TypeError(
+                f"train must be an Interactions table (e.g. split.train), got "
+                f"{type(train).__name__}."
+            )
+        if len(train) == 0:
+            raise ValueError("the training table is empty: a ranker needs pairs to learn from.")
+        seed = check_seed(seed)
         super().__init__(**kwargs)
         self.n_users = train.n_users
         self.n_items = train.n_items
+        self.record_training_data(train)
         self.negative_sampler = NegativeSampler(train)
         self.seed_generator = keras.random.SeedGenerator(seed)
         # The random stream's position is training state: saved with the weights (so a run

@@ -25,6 +25,7 @@ from advrec.data.interactions import Interactions
 from advrec.data.sampling import Examples
 from advrec.distribute import replica_uniform
 from advrec.gan import TwoPlayerModel
+from advrec.models.saving import WeightsOnly
 from advrec.seeds import derive_seed
 
 MODES = ("user", "item")
@@ -66,7 +67,7 @@ def _mlp(inputs: int, units: int, layers: int, outputs: int, name: str, seed: in
     return keras.Model(x, out, name=name)
 
 
-class CFGAN(TwoPlayerModel, keras.Model):
+class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
     """CFGAN with partial masking and zero reconstruction (the "ZP" scheme).
 
     Defaults follow the released ML-100K setting (``parameters.py`` in the original code:
@@ -116,6 +117,7 @@ class CFGAN(TwoPlayerModel, keras.Model):
         self.pm_ratio, self.zr_ratio, self.zr_weight = float(pm_ratio), float(zr_ratio), zr_weight
         self.generator_l2, self.discriminator_l2 = float(generator_l2), float(discriminator_l2)
         self.discriminator_steps, self.generator_steps = discriminator_steps, generator_steps
+        self.record_training_data(train)
         matrix = train.dense()
         matrix = np.ascontiguousarray(matrix.T) if mode == "item" else matrix
         self.n_rows, self.n_columns = matrix.shape

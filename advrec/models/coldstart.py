@@ -34,6 +34,7 @@ from advrec.data.coldstart import ColdStartSplit
 from advrec.distribute import replica_randint, replica_uniform
 from advrec.gan import TwoPlayerModel
 from advrec.losses import scale_for_replicas
+from advrec.models.saving import WeightsOnly
 from advrec.seeds import derive_seed
 
 __all__ = [
@@ -83,7 +84,7 @@ def _mlp(widths: Sequence[int], output: int, seed: int, zero_output: bool, name:
     return keras.Sequential(layers, name=name)
 
 
-class ColdStartModel(keras.Model):
+class ColdStartModel(WeightsOnly, keras.Model):
     """Shared parts: the frozen tables, the id bookkeeping and scoring.
 
     Args:
@@ -125,6 +126,7 @@ class ColdStartModel(keras.Model):
                 f"opposite_table must be [{n_opposite}, {entity_table.shape[1]}], "
                 f"got {opposite_table.shape}."
             )
+        self.record_training_data(split.warm.train)
         self.side = split.side
         self.n_users, self.n_items = split.warm.n_users, split.warm.n_items  # full id spaces
         self.dim = entity_table.shape[1]

@@ -28,7 +28,10 @@ That one method is all the shared protocol needs (:func:`advrec.protocol.evaluat
   ``load_weights``; the scores are then identical (a model whose variables all exist after
   ``__init__`` marks itself built there, as ``PairwiseRanker`` does, so Keras saves and loads
   it). Optimizer state is not part of the weights file (use
-  ``keras.callbacks.BackupAndRestore`` to resume training).
+  ``keras.callbacks.BackupAndRestore`` to resume training). The whole-model ``.keras`` format
+  cannot rebuild a model from a config, since the training data is not one: ``model.save``
+  says so, and weights saved from a model built for other data are refused on load
+  (:mod:`advrec.models.saving`, mixed into ``PairwiseRanker``).
 
 Sequence models that score a user from their recent history, not from a user id, also provide
 ``score_histories`` (:class:`HistoryRecommender`).
@@ -98,6 +101,27 @@ class HistoryRecommender(Recommender, Protocol):
         """float32 ``[B, n_items]`` from int32 ``[B, L]`` item histories, oldest first and
         left-padded with ``n_items`` (one past the last item id) to the common length ``L``."""
         ...
+
+
+def checked_users(users, n_users: int) -> tf.Tensor:
+    """``users`` as int32 ``[B]``, checked to lie in ``[0, n_users)`` when known (eagerly).
+
+    ``score_all`` calls it first: a gather out of range raises TensorFlow's own error on a CPU
+    and returns zeros on a GPU, and a model that ignores the id (ItemPop) would score anyone.
+    Inside a ``tf.function`` (symbolic ids) it only casts.
+    """
+    users = tf.convert_to_tensor(users)
+    if not users.dtype.is_integer:
+        raise TypeError(f"user ids must be integers, got {users.dtype.name}.")
+    users = tf.cast(users, tf.int32)
+    if tf.executing_eagerly() and users.shape.num_elements():
+        low, high = int(tf.reduce_min(users)), int(tf.reduce_max(users))
+        if low < 0 or high >= n_users:
+            raise ValueError(
+                f"user ids must lie in [0, {n_users}) (the users the model was built for); got "
+                f"ids in [{low}, {high}]. Map users to the training table's contiguous ids first."
+            )
+    return users
 
 
 def check_scores(model: Recommender, users: np.ndarray | tf.Tensor) -> tf.Tensor:

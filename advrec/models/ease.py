@@ -11,12 +11,12 @@ user's scores are ``x_u B``: one matrix product, no training loop, one hyper-par
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import tensorflow as tf
 
+from advrec.checks import check_real
 from advrec.data.interactions import Interactions
+from advrec.models.contract import checked_users
 
 MAX_DENSE_CELLS = 1 << 28
 """Largest ``n_users * n_items`` (and ``n_items ** 2``) held densely: 1 GiB of float32."""
@@ -37,11 +37,14 @@ class EASE:
     """
 
     def __init__(self, train: Interactions, l2: float = 300.0) -> None:
-        if not (isinstance(l2, int | float) and math.isfinite(l2) and l2 > 0):
-            raise ValueError(
-                f"l2 must be a finite positive number (EASE^R inverts X^T X + l2 I), got {l2!r}; "
-                "try values between 10 and 2000 and choose on validation."
-            )
+        l2 = check_real(
+            l2,
+            "l2",
+            low=0,
+            low_open=True,
+            hint="EASE^R inverts X^T X + l2 I; try values between 10 and 2000 and choose on "
+            "validation",
+        )
         if len(train) == 0:
             raise ValueError("the training table is empty: EASE^R has nothing to fit.")
         for cells, what in (
@@ -66,4 +69,5 @@ class EASE:
 
     def score_all(self, users: tf.Tensor) -> tf.Tensor:
         """float32 ``[B, n_items]`` scores ``x_u B`` for int32 ``[B]`` users."""
+        users = checked_users(users, self.n_users)
         return tf.matmul(tf.gather(self.history, users), self.weights)

@@ -30,6 +30,7 @@ import tensorflow as tf
 from advrec.data.interactions import Interactions
 from advrec.distribute import replica_categorical
 from advrec.gan import TwoPlayerModel
+from advrec.models.saving import WeightsOnly
 from advrec.seeds import derive_seed
 
 REWARDS = ("released", "paper")
@@ -74,7 +75,7 @@ def reinforce_loss(logits: tf.Tensor, samples: tf.Tensor, rewards: tf.Tensor) ->
     return -tf.reduce_mean(chosen * tf.stop_gradient(rewards))
 
 
-class IRGAN(TwoPlayerModel, keras.Model):
+class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
     """IRGAN's item-recommendation game with matrix-factorisation players.
 
     Args:
@@ -125,6 +126,7 @@ class IRGAN(TwoPlayerModel, keras.Model):
         self.generator_samples = int(generator_samples)
         self.discriminator_steps = int(discriminator_steps)
         self.discriminator_l2, self.generator_l2 = float(discriminator_l2), float(generator_l2)
+        self.record_training_data(train)
         self.positives = tf.constant(train.dense())  # [n_users, n_items]
         self.seed_generator = keras.random.SeedGenerator(seed)
         init = keras.initializers.RandomUniform(-init_scale, init_scale, seed=seed)

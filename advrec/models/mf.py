@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
-import numpy as np
 import tensorflow as tf
 
+from advrec.checks import check_int, check_real
 from advrec.data.interactions import Interactions
 from advrec.losses import bpr_loss
 from advrec.models.base import PairwiseRanker
+from advrec.models.contract import checked_users
 
 DEFAULT_L2 = 1e-2
 """BPR-MF's default ``l2``: the validation-best value on ML-100K with the library's other
@@ -23,18 +22,18 @@ BatchRows = tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]
 """``(p, q_pos, q_neg, b_pos, b_neg)``: a batch's user and item rows and item biases."""
 
 
-def _check_hyper_parameters(dim, l2, init_std) -> None:
-    """Refuses what would build a useless or broken model, with the fix in the message."""
-    if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
+def _check_hyper_parameters(dim, l2, init_std) -> tuple[int, float, float]:
+    """Refuses what would build a useless or broken model, with the fix in the message.
+
+    ``init_std`` must be > 0: with all-zero factors every factor gradient is zero, and only the
+    item biases would ever train (a popularity model).
+    """
+    if isinstance(dim, float):  # 64.0 is still refused: a factor size is a count
         raise ValueError(f"dim must be a positive integer (the factor size), got {dim!r}; e.g. 64.")
-    for name, value, hint in (
-        ("l2", l2, "0 switches the penalty off; e.g. 1e-2"),
-        ("init_std", init_std, "e.g. 0.1"),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
-            raise ValueError(f"{name} must be a number, got {value!r} ({hint}).")
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be finite and >= 0, got {value!r} ({hint}).")
+    dim = check_int(dim, "dim", low=1, hint="the factor size, e.g. 64")
+    l2 = check_real(l2, "l2", low=0, hint="0 switches the penalty off; e.g. 1e-2")
+    init_std = check_real(init_std, "init_std", low=0, low_open=True, hint="e.g. 0.1")
+    return dim, l2, init_std
 
 
 class BPRMF(PairwiseRanker):
@@ -49,7 +48,7 @@ class BPRMF(PairwiseRanker):
         seed: seeds the initialiser and the negative sampler.
 
     Raises:
-        ValueError: ``dim < 1``, or ``l2``/``init_std`` negative or not finite.
+        ValueError: ``dim < 1``, ``l2`` negative, ``init_std`` not positive, either not finite.
     """
 
     def __init__(
@@ -61,7 +60,7 @@ class BPRMF(PairwiseRanker):
         seed: int = 0,
         **kwargs,
     ) -> None:
-        _check_hyper_parameters(dim=dim, l2=l2, init_std=init_std)
+        dim, l2, init_std = _check_hyper_parameters(dim=dim, l2=l2, init_std=init_std)
         super().__init__(train, seed=seed, **kwargs)
         self.dim = dim
         self.l2 = l2
@@ -89,7 +88,7 @@ class BPRMF(PairwiseRanker):
         return tf.reduce_sum(p * q, axis=-1) + b
 
     def score_all(self, users):
-        p = tf.gather(self.user_factors, users)
+        p = tf.gather(self.user_factors, checked_users(users, self.n_users))
         return tf.matmul(p, self.item_factors, transpose_b=True) + self.item_bias
 
     def gather_batch(

@@ -30,6 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from advrec.checks import check_real
 from advrec.data.interactions import Interactions
 from advrec.distribute import replica_id_and_count, sum_over_replicas
 from advrec.models.mf import BPRMF, DEFAULT_L2
@@ -172,11 +173,10 @@ class AdversarialBPRMF(BPRMF):
         seed: int = 0,
         **kwargs,
     ) -> None:
+        adversary_weight = check_real(
+            adversary_weight, "adversary_weight", low=0, hint="0 is plain BPR-MF"
+        )
         super().__init__(train, dim=dim, l2=l2, init_std=init_std, seed=seed, **kwargs)
-        if adversary_weight < 0:
-            raise ValueError(
-                f"adversary_weight must be >= 0 (0 is plain BPR-MF); got {adversary_weight}."
-            )
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}; got {objective!r}.")
         labels, self.n_classes = _check_labels(user_labels, self.n_users, n_classes)

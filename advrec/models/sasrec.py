@@ -52,13 +52,14 @@ from advrec.data.sampling import NegativeSampler
 from advrec.data.sequences import SequenceSplit
 from advrec.distribute import global_randint, replica_dropout, replica_uniform
 from advrec.losses import scale_for_replicas
+from advrec.models.saving import WeightsOnly
 from advrec.seeds import derive_seed
 
 LOSSES = ("bce", "sampled_softmax")
 ADVERSARIES = (None, "apr", "substitution")
 
 
-class SASRec(keras.Model):
+class SASRec(WeightsOnly, keras.Model):
     """SASRec with BCE or sampled-softmax training and optional adversarial training.
 
     Args:
@@ -105,17 +106,21 @@ class SASRec(keras.Model):
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}.")
         if adversary not in ADVERSARIES:
             raise ValueError(f"adversary must be one of {ADVERSARIES}, got {adversary!r}.")
-        if dim < 1 or n_blocks < 1 or n_heads < 1 or dim % n_heads:
+        from advrec.checks import check_int, check_real, check_seed  # (keeps this edit local)
+
+        dim, n_blocks = check_int(dim, "dim", low=1), check_int(n_blocks, "n_blocks", low=1)
+        n_heads = check_int(n_heads, "n_heads", low=1)
+        if dim % n_heads:
             raise ValueError(
                 f"need dim >= 1, n_blocks >= 1 and dim divisible by n_heads; got dim={dim}, "
                 f"n_blocks={n_blocks}, n_heads={n_heads}."
             )
-        if not 0.0 <= dropout < 1.0 or not 0.0 <= substitution_rate <= 1.0:
-            raise ValueError("dropout must lie in [0, 1) and substitution_rate in [0, 1].")
-        if epsilon < 0 or adversarial_weight < 0:
-            raise ValueError(
-                f"epsilon and adversarial_weight must be >= 0, got {epsilon}, {adversarial_weight}."
-            )
+        dropout = check_real(dropout, "dropout", low=0, high=1, high_open=True)
+        substitution_rate = check_real(substitution_rate, "substitution_rate", low=0, high=1)
+        epsilon = check_real(epsilon, "epsilon", low=0)
+        adversarial_weight = check_real(adversarial_weight, "adversarial_weight", low=0)
+        n_negatives = check_int(n_negatives, "n_negatives", low=1, hint="negatives per batch")
+        seed = check_seed(seed)
         super().__init__(dtype=dtype, **kwargs)
         self.n_users, self.n_items = sequences.n_users, sequences.n_items
         self.max_len, self.pad = sequences.max_len, sequences.pad
@@ -126,6 +131,7 @@ class SASRec(keras.Model):
             float(adversarial_weight),
             substitution_rate,
         )
+        self.record_training_data(sequences.train)
         self.negative_sampler = NegativeSampler(sequences.train)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.context = tf.constant(sequences.valid_context, tf.int32)  # [n_users, L]

@@ -34,7 +34,7 @@ class APRConfig:
         0.001,
         "step size of the adversarial phase",
         "our choice: a tenth of pre-training's, so the phase refines rather than restarts",
-        1e-12,
+        positive=True,
     )
     batch_size: int = setting(8192, "training pairs per step", "library", 1)
     epochs: int = setting(100, "most epochs of the adversarial phase", "library", 1)

@@ -10,7 +10,6 @@ TensorFlow, so ``python -m advrec --help`` is instant; each ``run`` imports what
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,41 +30,44 @@ SOURCES = ("paper", "released code", "our validation", "our choice", "library")
 """Where a default may come from (the first word of a setting's ``source``)."""
 
 
-def setting(default: Any, help: str, source: str, minimum: float | None = None) -> Any:
+def setting(
+    default: Any, help: str, source: str, minimum: float | None = None, positive: bool = False
+) -> Any:
     """A config field: its default, what it means, where the default comes from.
 
     ``source`` starts with one of :data:`SOURCES` and may say more after a colon, e.g.
-    ``"released code: cf_gan.py, 15 epochs"``. ``minimum`` (inclusive) is checked by
-    :func:`check_config` for numbers; ``None`` means any finite number (or the type's own rule).
+    ``"released code: cf_gan.py, 15 epochs"``. :func:`check_config` checks a number against
+    ``minimum`` (inclusive) or, with ``positive``, against 0 (exclusive: a step size);
+    without either, any finite number.
     """
     if not any(source.startswith(s) for s in SOURCES):
         raise ValueError(f"a setting's source must start with one of {SOURCES}, got {source!r}.")
-    metadata = {"help": help, "source": source, "minimum": minimum}
+    metadata = {"help": help, "source": source, "minimum": minimum, "positive": positive}
     if isinstance(default, (list, dict, set)):
         raise TypeError("use a tuple (configs are frozen and hashable), not a list or dict.")
     return field(default=default, metadata=metadata)
 
 
 def check_config(config: Any) -> None:
-    """Refuses a config with a value of the wrong type, a non-finite number or one below its
-    field's minimum, naming the field and what it accepts."""
+    """Refuses a config with a value of the wrong type, a non-finite number, a fraction where a
+    whole number belongs, or a number below its field's bound, naming the field and what it
+    accepts (:mod:`advrec.checks`)."""
+    from advrec.checks import check_int, check_real
+
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         if dataclasses.is_dataclass(value):
             check_config(value)
             continue
-        minimum = f.metadata.get("minimum")
-        if isinstance(value, bool) or value is None or isinstance(value, (str, tuple)):
+        if value is None or isinstance(value, (str, tuple)):
             continue
-        if not isinstance(value, numbers.Real):
-            raise ValueError(f"{f.name} must be a number, got {value!r}.")
-        if not math.isfinite(value):
-            raise ValueError(f"{f.name} must be a finite number, got {value!r}.")
-        if isinstance(f.default, int) and not isinstance(f.default, bool):
-            if int(value) != value:
-                raise ValueError(f"{f.name} must be a whole number, got {value!r}.")
-        if minimum is not None and value < minimum:
-            raise ValueError(f"{f.name} must be >= {minimum:g}, got {value!r}.")
+        whole = isinstance(f.default, int) and not isinstance(f.default, bool)
+        minimum, positive = f.metadata.get("minimum"), f.metadata.get("positive", False)
+        if whole:
+            check_int(value, f.name, low=None if minimum is None else int(minimum))
+        else:
+            low = 0.0 if positive else minimum
+            check_real(value, f.name, low=low, low_open=positive)
 
 
 def with_settings(config: Any, **changes: Any) -> Any:

@@ -60,9 +60,11 @@ class GeneratorConfig:
         0.5, "adversarial: weight of the squared pull towards the real embedding", "our choice", 0
     )
     dropout_rate: float = setting(0.5, "dropoutnet: chance of dropping the preference", "paper")
-    learning_rate: float = setting(1e-3, "Adam step size of the generator", "our choice", 1e-12)
+    learning_rate: float = setting(
+        1e-3, "Adam step size of the generator", "our choice", positive=True
+    )
     recommender_learning_rate: float = setting(
-        1e-4, "adversarial: Adam step size of the recommender", "our choice", 1e-12
+        1e-4, "adversarial: Adam step size of the recommender", "our choice", positive=True
     )
     batch_size: int = setting(4096, "warm training pairs per step", "our choice", 1)
     epochs: int = setting(50, "most epochs", "our choice", 1)

@@ -37,8 +37,12 @@ class IRGANConfig:
     reward: str = setting(
         "released", "released (2σ(f) - 1) or paper (log(1 + e^f))", "released code"
     )
-    discriminator_learning_rate: float = setting(0.01, "Adam step size of D", "our choice", 1e-12)
-    generator_learning_rate: float = setting(0.05, "SGD step size of G", "our choice", 1e-12)
+    discriminator_learning_rate: float = setting(
+        0.01, "Adam step size of D", "our choice", positive=True
+    )
+    generator_learning_rate: float = setting(
+        0.05, "SGD step size of G", "our choice", positive=True
+    )
     batch_size: int = setting(4096, "pairs per game step", "our choice", 1)
     warmup_epochs: int = setting(1, "D-only epochs before the first G update", "released code", 0)
     epochs: int = setting(5, "game epochs", "our choice", 1)
@@ -59,7 +63,9 @@ class CFGANConfig:
     generator_l2: float = setting(0.001, "G's l2 weight", "released code", 0.0)
     discriminator_steps: int = setting(2, "D updates per step", "released code", 1)
     generator_steps: int = setting(4, "G updates per step", "released code", 1)
-    learning_rate: float = setting(1e-3, "Adam step size of both players", "released code", 1e-12)
+    learning_rate: float = setting(
+        1e-3, "Adam step size of both players", "released code", positive=True
+    )
     batch_size: int = setting(64, "vectors per step", "released code", 1)
     epochs: int = setting(20, "epochs", "our choice", 1)
     eval_every: int = setting(5, "epochs between validations", "our choice", 1)

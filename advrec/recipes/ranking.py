@@ -50,7 +50,7 @@ class EASEConfig:
         "ridge weight λ of the item-item regression",
         "our validation: ML-100K 80/10/10, valid NDCG@10 0.2706/0.2535 (seeds 0/1) at 300, "
         "0.2689/0.2543 at 500, 0.2657/0.2488 at 1000",
-        minimum=1e-9,
+        positive=True,
     )
 
 
@@ -67,7 +67,7 @@ class BPRMFConfig:
         minimum=0.0,
     )
     optimizer: str = setting("adam", "optimizer: adam or adagrad", "library")
-    learning_rate: float = setting(0.01, "step size", "library: Adam 0.01", minimum=1e-12)
+    learning_rate: float = setting(0.01, "step size", "library: Adam 0.01", positive=True)
     batch_size: int = setting(8192, "training pairs per step", "library", minimum=1)
     epochs: int = setting(100, "most epochs", "library", minimum=1)
     eval_every: int = setting(1, "epochs between validations", "library", minimum=1)

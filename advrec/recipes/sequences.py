@@ -38,7 +38,7 @@ class SASRecConfig:
     dropout: float = setting(0.2, "dropout rate", "paper: 0.2 on ML-1M", 0.0)
     loss: str = setting("bce", "bce (one negative per position) or sampled_softmax", "paper")
     n_negatives: int = setting(256, "negatives per batch for sampled_softmax", "our choice", 1)
-    learning_rate: float = setting(0.001, "Adam step size (beta_2 = 0.98)", "paper", 1e-12)
+    learning_rate: float = setting(0.001, "Adam step size (beta_2 = 0.98)", "paper", positive=True)
     batch_size: int = setting(128, "training windows per step", "paper", 1)
     epochs: int = setting(200, "most epochs", "paper", 1)
     eval_every: int = setting(5, "epochs between validations", "our choice", 1)
@@ -57,7 +57,9 @@ class AdversarialSASRecConfig:
     substitution_rate: float = setting(
         0.2, "share of positions replaced by their mixture", "paper: Yue et al. 2022", 0.0
     )
-    learning_rate: float = setting(0.001, "Adam step size (a fresh optimizer)", "our choice", 1e-12)
+    learning_rate: float = setting(
+        0.001, "Adam step size (a fresh optimizer)", "our choice", positive=True
+    )
     batch_size: int = setting(128, "training windows per step", "paper", 1)
     epochs: int = setting(10, "most epochs of the phase", "our choice", 1)
     eval_every: int = setting(2, "epochs between validations", "our choice", 1)

@@ -32,7 +32,9 @@ class ProfileGANConfig:
 
     epochs: int = setting(30, "passes over the attacker's templates", "our choice", 1)
     batch_size: int = setting(64, "templates per step", "our choice", 1)
-    learning_rate: float = setting(1e-3, "Adam step size of both players", "our choice", 1e-12)
+    learning_rate: float = setting(
+        1e-3, "Adam step size of both players", "our choice", positive=True
+    )
     attack_weight: float = setting(1.0, "weight of the attack loss", "our choice", 0.0)
     reconstruction_weight: float = setting(
         1.0, "weight of the reconstruction loss", "our choice", 0.0
@@ -117,7 +119,9 @@ def make_profiles(
     surrogate, :func:`fit_surrogate`) is needed by ``"surrogate"`` and ``"gan"``.
     """
     from advrec.attacks import shilling
+    from advrec.checks import check_int
 
+    n_fake = check_int(n_fake, "n_fake", low=1, hint="the number of fake users")
     if kind in shilling.CLASSIC_ATTACKS:
         return shilling.classic_profiles(train, target, kind, n_fake, config.filler_size, seed=seed)
     if kind not in shilling.ALL_ATTACKS:

@@ -182,3 +182,19 @@ def test_embedding_norms_are_the_row_norms_of_the_tables(model_and_train):
     assert norms["user median"] == pytest.approx(np.median(users), rel=1e-5)
     assert norms["item mean"] == pytest.approx(items.mean(), rel=1e-5)
     assert norms["item median"] == pytest.approx(np.median(items), rel=1e-5)
+
+
+def test_attack_settings_that_would_run_silently_wrong_are_refused(synthetic_split):
+    model = BPRMF(synthetic_split.train, dim=4, seed=0)  # untrained: only the checks run
+    train = synthetic_split.train
+    with pytest.raises(ValueError, match="budgets is empty"):  # used to return {}
+        attacks.robustness_curve(model, synthetic_split, [])
+    for step_size in (np.nan, -1.0):  # NaN gave a NaN perturbation, -1 a descent
+        with pytest.raises(ValueError, match="step_size must be a finite number > 0"):
+            attacks.iterative_perturbation(model, train, 0.1, step_size=step_size)
+    with pytest.raises(ValueError, match="steps must be a whole number"):
+        attacks.iterative_perturbation(model, train, 0.1, steps=2.5)
+    with pytest.raises(ValueError, match="negatives_per_pair must be a whole number"):
+        attacks.fgsm_perturbation(model, train, 0.1, negatives_per_pair=2.5)
+    with pytest.raises(TypeError, match="epsilon must be a number, got True"):
+        attacks.fgsm_perturbation(model, train, True)  # was a budget of 1.0

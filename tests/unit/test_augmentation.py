@@ -54,3 +54,14 @@ def test_augment_rejects_bad_input(synthetic_split):
         augment(synthetic_split.train, np.array([0]), 1, "gan")
     with pytest.raises(ValueError, match="generated_scores"):
         augment(synthetic_split.train, np.array([0]), 1, "generator")
+
+
+def test_augment_refuses_nan_or_misshapen_generator_scores(synthetic_split):
+    train, users = synthetic_split.train, np.array([0, 1])
+    nan_scores = np.full((2, train.n_items), np.nan)  # used to add arbitrary items
+    with pytest.raises(ValueError, match="generated_scores holds .* NaN"):
+        augment(train, users, 2, "generator", generated_scores=nan_scores)
+    with pytest.raises(ValueError, match=r"generated_scores must be \[2, 200\]"):  # IndexError
+        augment(train, users, 2, "generator", generated_scores=np.zeros((1, train.n_items)))
+    with pytest.raises(ValueError, match="per_user must be a whole number"):
+        augment(train, users, 2.5, "random")

@@ -202,3 +202,26 @@ def test_training_steps_draw_through_the_per_replica_streams():
     assert not offenders, "draw through advrec.distribute's replica_* helpers:\n" + "\n".join(
         offenders
     )
+
+
+KERAS_MODELS = [cls for cls in BUILD if issubclass(cls, keras.Model)]
+
+
+@pytest.mark.parametrize("cls", KERAS_MODELS, ids=lambda c: c.__name__)
+def test_every_trained_model_saves_its_weights_and_refuses_a_whole_model_file(
+    cls, synthetic_dataset, tmp_path
+):
+    from advrec.models.saving import WholeModelSavingError
+
+    model = BUILD[cls](synthetic_dataset)
+    with pytest.raises(WholeModelSavingError, match="save_weights"):
+        model.save(str(tmp_path / "model.keras"))
+    assert not (tmp_path / "model.keras").exists()
+    path = str(tmp_path / "model.weights.h5")
+    for variable in model.trainable_variables:  # weights unlike any fresh model's
+        variable.assign(variable + 0.01 * tf.ones_like(variable))
+    model.save_weights(path)
+    restored = BUILD[cls](synthetic_dataset)
+    restored.load_weights(path)
+    users = np.array([0, 7, 299])
+    np.testing.assert_array_equal(check_scores(restored, users), check_scores(model, users))

@@ -44,7 +44,18 @@ def test_personalised_lists_and_excluded_items(toy_split):
 
 def test_bad_arguments_are_rejected(toy_split):
     score_fn = ItemPop(toy_split.train).score_all
-    with pytest.raises(ValueError, match="k must lie"):
+    with pytest.raises(ValueError, match="k must be between 1 and 6, got 7"):
         recommendation_popularity_and_coverage(score_fn, toy_split, k=7)
     with pytest.raises(ValueError, match="shape"):
         recommendation_popularity_and_coverage(lambda u: tf.zeros([3, 6]), toy_split, k=2)
+
+
+def test_top_k_lists_refuse_nan_scores_and_fractional_k(toy_split):
+    # NaN scores used to give arbitrary lists, read as the model's recommendations.
+    def nan_scores(users):
+        return tf.fill((tf.shape(users)[0], 6), np.nan)
+
+    with pytest.raises(ValueError, match="NaN or infinite scores"):
+        top_k_lists(nan_scores, np.array([0, 1]), toy_split.train, k=2)
+    with pytest.raises(ValueError, match="k must be a whole number"):  # 2.5 was 2
+        top_k_lists(ItemPop(toy_split.train).score_all, np.array([0]), toy_split.train, k=2.5)

@@ -9,6 +9,7 @@ from advrec.data import Interactions, Split
 from advrec.experiment import (
     MISSING,
     format_cell,
+    format_mean_std,
     paired_comparison,
     results_table,
     run_seeds,
@@ -163,3 +164,48 @@ def test_verdict_claims_only_what_the_paired_test_supports():
     assert reversed_.verdict("AMF", "BPR-MF").startswith("BPR-MF is higher than AMF on 4 of 4")
     noisy = paired_comparison([0.30, 0.25, 0.32, 0.27], [0.28, 0.29, 0.27, 0.30])
     assert noisy.verdict("AMF", "BPR-MF").startswith("no significant difference between AMF")
+
+
+def test_select_on_validation_never_picks_a_diverged_run(hand_split):
+    # A NaN validation score (a run that diverged) used to win argmax.
+    scores = {1: 0.1, 2: float("nan"), 3: 0.3, 4: 0.2}
+    with pytest.warns(UserWarning, match=r"ndcg@10 is not finite for 2 \(nan\)"):
+        selection = select_on_validation(
+            [1, 2, 3, 4], lambda v: {"ndcg@10": scores[v]}, hand_split, allow_edge=True
+        )
+    assert selection.value == 3 and np.isnan(selection.scores[1])
+    first = {1: float("nan"), 2: 0.1, 3: 0.3, 4: 0.2}
+    with pytest.warns(UserWarning, match="not finite"):
+        assert (
+            select_on_validation([1, 2, 3, 4], lambda v: {"ndcg@10": first[v]}, hand_split).value
+            == 3
+        )
+    # A model whose scores are NaN is a diverged run too: recorded as NaN, not an abort.
+    nan_model = _scores(np.full((2, 5), np.nan))
+    score_fns = {1: _scores(np.eye(2, 5)), 2: nan_model, 3: _scores(np.ones((2, 5)))}
+    with pytest.warns(UserWarning, match=r"ndcg@1 is not finite for 2 \(nan\)"):
+        selection = select_on_validation(
+            [1, 2, 3], score_fns.get, hand_split, "ndcg@1", ks=(1,), allow_edge=True
+        )
+    assert np.isnan(selection.scores[1]) and selection.value != 2
+    with pytest.raises(ValueError, match=r"no grid value has a finite validation ndcg@10"):
+        select_on_validation([1, 2], lambda v: {"ndcg@10": float("nan")}, hand_split)
+    with pytest.raises(ValueError, match="increasing positive"):
+        select_on_validation(
+            [1.0, float("inf")], lambda v: {"ndcg@10": v}, hand_split, max_extensions=1
+        )
+    with pytest.raises(ValueError, match="max_extensions must be >= 0"):
+        select_on_validation([1.0, 2.0], lambda v: {"ndcg@10": v}, hand_split, max_extensions=-1)
+
+
+def test_run_seeds_refuses_runs_that_report_different_metrics():
+    # Seed 0 reporting "a" and seed 1 "b" used to give two one-element arrays, misaligned.
+    with pytest.raises(ValueError, match=r"seed 1 reported \['b'\] but seed 0 reported \['a'\]"):
+        run_seeds(lambda seed: {"a": 1.0} if seed == 0 else {"b": 2.0}, [0, 1])
+    with pytest.raises(TypeError, match="seed must be an integer >= 0, got None"):
+        run_seeds(lambda seed: {"a": 1.0}, [None])
+
+
+def test_mean_std_of_nothing_is_refused():
+    with pytest.raises(ValueError, match="no values"):
+        format_mean_std([])

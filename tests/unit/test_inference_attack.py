@@ -92,3 +92,13 @@ def test_bad_input_says_what_to_fix():
         attack_attribute(np.zeros((20, 2)), labels + 1)
     with pytest.raises(ValueError, match="unknown attacker"):
         make_attacker("forest")
+
+
+def test_a_user_partition_needs_a_seed_and_finite_shares():
+    from advrec.attacks.inference import partition_users
+
+    labels = np.arange(60) % 2
+    with pytest.raises(TypeError, match="got None"):  # None gave other groups on every call
+        partition_users(labels, seed=None)
+    with pytest.raises(ValueError, match="shares must be"):  # was "cannot convert float NaN"
+        partition_users(labels, shares=(np.nan, 0.2))

@@ -53,3 +53,23 @@ def test_empty_input_needs_explicit_sizes():
         Interactions.from_arrays([], [])
     empty = Interactions.from_arrays([], [], n_users=2, n_items=3)
     assert len(empty) == 0 and (empty.n_users, empty.n_items) == (2, 3)
+
+
+def test_ratings_and_timestamps_that_would_change_silently_are_refused():
+    for bad in (np.nan, np.inf):  # NaN ratings used to be kept as they were
+        with pytest.raises(ValueError, match=r"rating must be finite; row 1 is (nan|inf)"):
+            Interactions.from_arrays([0, 1], [0, 1], rating=[1.0, bad])
+    with pytest.raises(ValueError, match=r"timestamp must be whole seconds; row 1 is 2\.7"):
+        Interactions.from_arrays([0, 1], [0, 1], timestamp=[1.0, 2.7])  # was truncated to 2
+    with pytest.raises(ValueError, match="rating must be numbers"):
+        Interactions.from_arrays([0, 1], [0, 1], rating=["a", "b"])
+
+
+def test_sizes_must_be_counts():
+    for bad in (-1, 2.5):
+        with pytest.raises(ValueError, match="n_users must be"):
+            Interactions.from_arrays([], [], n_users=bad, n_items=3)
+    with pytest.raises(
+        TypeError, match=r"Interactions\.user must be a 1-D numpy array.*from_arrays"
+    ):
+        Interactions([0, 1], [0, 1], [1, 1], [0, 0], 2, 2)  # used to fail on list.min()

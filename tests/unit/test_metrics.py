@@ -122,8 +122,24 @@ def test_bad_input_is_rejected():
         evaluate_ranking(_fixed_scores(np.zeros((1, N_ITEMS))), target, exclude=target, ks=(1,))
     with pytest.raises(ValueError, match="one score per item"):
         evaluate_ranking(_fixed_scores(np.zeros((1, 3))), target, ks=(1,))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+    with pytest.raises(ValueError, match=r"score_fn returned 6 NaN or infinite scores for user 0"):
         evaluate_ranking(_fixed_scores(np.full((1, N_ITEMS), np.nan)), target, ks=(1,))
+    with pytest.raises(ValueError, match=r"cut-offs must be whole numbers >= 1, got \(2\.5,\)"):
+        evaluate_ranking(_fixed_scores(np.zeros((1, N_ITEMS))), target, ks=(2.5,))
+    with pytest.raises(TypeError, match=r"ks must be a sequence of cut-offs such as \(10, 20\)"):
+        evaluate_ranking(_fixed_scores(np.zeros((1, N_ITEMS))), target, ks=10)
+
+
+def test_a_model_with_nan_weights_gets_the_documented_value_error(synthetic_split):
+    # It used to raise TensorFlow's InvalidArgumentError from inside the compiled batch.
+    from advrec.metrics import NonFiniteScoresError
+    from advrec.models import BPRMF
+
+    model = BPRMF(synthetic_split.train, dim=4)
+    model.user_factors.assign(tf.fill(model.user_factors.shape, np.nan))
+    with pytest.raises(NonFiniteScoresError, match="diverged") as error:
+        evaluate_ranking(model.score_all, synthetic_split.valid, synthetic_split.train)
+    assert isinstance(error.value, ValueError)
 
 
 def test_sampled_candidates_overstate_a_weak_model():
@@ -223,3 +239,14 @@ def test_integer_scores_are_refused_with_the_cast_to_use():
 def test_an_empty_target_is_refused():
     with pytest.raises(ValueError, match="target has no pairs"):
         evaluate_ranking(_fixed_scores(np.zeros((2, N_ITEMS))), _table([]), ks=(1,))
+
+
+def test_sampled_candidates_need_negatives_and_a_seed():
+    from advrec.metrics import sampled_candidates
+
+    target = _table([(0, 1)], n_users=1)
+    scores = _fixed_scores(np.zeros((1, N_ITEMS)))
+    with pytest.raises(ValueError, match="n_negatives must be >= 1"):  # 0 gave NDCG 1.0
+        sampled_candidates(scores, target, n_negatives=0)
+    with pytest.raises(TypeError, match="got None"):  # None: other negatives on every call
+        sampled_candidates(scores, target, seed=None)

@@ -11,6 +11,8 @@ import hashlib
 import http.server
 import io
 import threading
+import time
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -415,7 +417,7 @@ def test_ml1m_unknown_genre_and_occupation_are_refused(tmp_path, monkeypatch):
 class _ZipServer:
     """Serves fixed bytes at /<name> from 127.0.0.1 and counts the requests."""
 
-    def __init__(self, files: dict[str, bytes]):
+    def __init__(self, files: dict[str, bytes], delay: float = 0.0):
         self.files, self.requests = files, 0
         server = self
 
@@ -426,7 +428,10 @@ class _ZipServer:
                 self.send_response(200 if body is not None else 404)
                 self.send_header("Content-Length", str(len(body or b"")))
                 self.end_headers()
-                self.wfile.write(body or b"")
+                for start in range(0, len(body or b""), 256):  # slowly, with `delay`
+                    self.wfile.write(body[start : start + 256])
+                    self.wfile.flush()
+                    time.sleep(delay)
 
             def log_message(self, *args):
                 pass
@@ -445,8 +450,8 @@ class _ZipServer:
 def zip_server() -> Iterator[Callable[[dict[str, bytes]], _ZipServer]]:
     started = []
 
-    def start(files):
-        started.append(_ZipServer(files))
+    def start(files, delay=0.0):
+        started.append(_ZipServer(files, delay))
         return started[-1]
 
     yield start
@@ -514,17 +519,122 @@ def test_no_source_fails_fast_and_lists_what_was_tried(
 
 
 def test_data_dir_sources(tmp_path, tiny_spec, monkeypatch):
-    with pytest.raises(MissingFileError, match="holds none of u.data, u.user, u.item"):
+    with pytest.raises(MissingFileError, match="holds no ml-100k files .none of u.data, u.user"):
         load_movielens("ml-100k", data_dir=tmp_path)
     # $ADVREC_DATA_DIR may hold the files in an ml-100k/ subfolder.
     _write(tmp_path / "data" / "ml-100k", GROUPLENS)
     monkeypatch.setenv(sources.DATA_ENV, str(tmp_path / "data"))
     dataset = load_movielens("ml-100k", download_missing=False)
     assert dataset.source.endswith("($ADVREC_DATA_DIR)")
-    # An $ADVREC_DATA_DIR without the files is skipped and named in the error.
+    # An $ADVREC_DATA_DIR without the files is skipped, with a warning, and named in the error.
     monkeypatch.setenv(sources.DATA_ENV, str(tmp_path / "elsewhere"))
-    with pytest.raises(DataUnavailableError, match="elsewhere: no ml-100k files there"):
+    with (
+        pytest.warns(UserWarning, match="elsewhere does not exist"),
+        pytest.raises(DataUnavailableError, match="elsewhere: does not exist"),
+    ):
         load_movielens("ml-100k", download_missing=False)
+
+
+def _served(tiny_spec, zip_server, monkeypatch, delay=0.0):
+    """The tiny GroupLens zip served over HTTP as the release's download; returns the server."""
+    archive = _zip({"ml-100k/" + name: data for name, data in GROUPLENS.items()})
+    server = zip_server({"ml-100k.zip": archive}, delay)
+    spec = dataclasses.replace(
+        tiny_spec, zip_url=f"{server.url}/ml-100k.zip", zip_sha256=_sha(archive)
+    )
+    monkeypatch.setitem(MOVIELENS, "ml-100k", spec)
+    return server
+
+
+def test_two_loaders_fetching_into_an_empty_cache_at_once_both_succeed(
+    isolated, tiny_spec, zip_server, monkeypatch
+):
+    # Both used to write the same ml-100k.zip.part: one failed with a raw FileNotFoundError (or
+    # a checksum error on the interleaved bytes). Now the second waits for the first's download
+    # and reads it from the cache.
+    server = _served(tiny_spec, zip_server, monkeypatch, delay=0.02)
+    start = threading.Barrier(2)
+    results, errors = [], []
+
+    def load():
+        start.wait()
+        try:
+            results.append(load_movielens("ml-100k"))
+        except Exception as error:  # noqa: BLE001 (collected and shown below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert len(results) == 2 and server.requests == 1
+    assert_same_dataset(*results)
+    assert sorted(p.name for p in isolated.iterdir()) == ["ml-100k.zip"]  # no partial left
+
+
+def test_partial_downloads_left_by_a_killed_run_are_cleaned(
+    isolated, tiny_spec, zip_server, monkeypatch
+):
+    _served(tiny_spec, zip_server, monkeypatch)
+    isolated.mkdir(parents=True)
+    (isolated / "ml-100k.zip.part").write_bytes(b"half a zip")  # the old partial name
+    (isolated / ".ml-100k.zip.a1b2c3.part").write_bytes(b"half a zip")
+    (isolated / ".fetch-x1y2").mkdir()  # a pip scratch folder
+    load_movielens("ml-100k")
+    assert sorted(p.name for p in isolated.iterdir()) == ["ml-100k.zip"]
+
+
+@pytest.mark.parametrize("kind", ["file", "missing", "empty"])
+def test_a_data_dir_variable_that_cannot_be_used_is_named_in_a_warning(
+    kind, tmp_path, isolated, tiny_spec, monkeypatch
+):
+    # It used to fall back to the cache silently.
+    target = tmp_path / "data"
+    if kind == "file":
+        target.write_text("not a folder")
+    elif kind == "empty":
+        target.mkdir()
+    reason = {"file": "is a file, not a folder", "missing": "does not exist",
+              "empty": "holds no ml-100k files"}[kind]  # fmt: skip
+    _write(isolated / "unpacked", GROUPLENS)
+    archive = _zip({"ml-100k/" + name: data for name, data in GROUPLENS.items()})
+    (isolated / "ml-100k.zip").write_bytes(archive)
+    monkeypatch.setitem(
+        MOVIELENS, "ml-100k", dataclasses.replace(tiny_spec, zip_sha256=_sha(archive))
+    )
+    monkeypatch.setenv(sources.DATA_ENV, str(target))
+    with pytest.warns(UserWarning, match=rf"\$ADVREC_DATA_DIR={target} {reason}.*using the next"):
+        dataset = load_movielens("ml-100k", download_missing=False)
+    assert dataset.source.startswith("cache:")
+
+
+def test_a_data_dir_argument_that_is_a_file_or_missing_says_so(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(MissingFileError, match=r"data_dir .*file is a file, not a folder"):
+        load_movielens("ml-100k", data_dir=tmp_path / "file")
+    with pytest.raises(MissingFileError, match=r"data_dir .*nope does not exist"):
+        load_movielens("ml-100k", data_dir=tmp_path / "nope")
+    with pytest.raises(ValueError, match="unknown MovieLens release None"):
+        load_movielens(None)
+
+
+def test_an_ml1m_movies_file_re_encoded_as_utf8_is_refused(tmp_path, monkeypatch):
+    # GroupLens' files are Latin-1; a UTF-8 copy used to load with titles like "MisÃ©rables".
+    monkeypatch.setitem(MOVIELENS, "ml-1m", _unchecked_1m())
+    files = {
+        "ratings.dat": b"1::1::5::978300760\n",
+        "users.dat": b"1::F::1::10::48067\n",
+        "movies.dat": "1::Misérables, Les (1995)::Drama|Musical\n".encode(),
+    }
+    with pytest.raises(MalformedFileError, match=r"movies\.dat: .*UTF-8.*Latin-1.*line 1"):
+        load_movielens("ml-1m", data_dir=_write(tmp_path / "utf8", files))
+    files["movies.dat"] = files["movies.dat"].decode("utf-8").encode("latin-1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dataset = load_movielens("ml-1m", data_dir=_write(tmp_path / "latin1", files))
+    assert dataset.items.title[0] == "Misérables, Les"
 
 
 def test_unknown_release_name():

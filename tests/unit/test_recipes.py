@@ -61,8 +61,8 @@ def test_a_setting_must_say_where_its_default_comes_from():
     [
         ({"epochs": 0}, "epochs must be >= 1"),
         ({"epochs": 2.5}, "epochs must be a whole number"),
-        ({"epochs": float("nan")}, "epochs must be a finite number"),
-        ({"inner__rate": -0.5}, "rate must be >= 0"),
+        ({"epochs": float("nan")}, "epochs must be a whole number"),
+        ({"inner__rate": -0.5}, "rate must be a finite number >= 0"),
         ({"epochs": "3"}, None),  # a string is left to the model to refuse (choices)
     ],
 )

@@ -210,3 +210,123 @@ def test_the_detector_flags_random_profiles_and_keeps_its_false_alarm_rate(synth
     assert (~fake).sum() <= 0.1 * synthetic_split.n_users
     with pytest.raises(ValueError, match="simulated"):
         fit_detector(train, [simulated[0][:, :5]])
+
+
+# -- hostile inputs: each used to give a silently wrong result or a raw IndexError/TF error --------
+
+
+def _zeros(split):
+    return lambda users: tf.zeros((tf.shape(users)[0], split.n_items))
+
+
+def test_a_broken_model_is_not_reported_as_a_perfect_attack(synthetic_split):
+    # All-NaN scores used to give HR@10 = 1.0 and mean rank 1.
+    def nan_scores(users):
+        return tf.fill((tf.shape(users)[0], synthetic_split.n_items), np.nan)
+
+    with pytest.raises(ValueError, match="NaN or infinite scores.*diverged"):
+        sh.target_exposure(nan_scores, synthetic_split, 7)
+    with pytest.raises(ValueError, match=r"shape \[.*, 200\]"):
+        sh.target_exposure(lambda u: tf.zeros((tf.shape(u)[0], 5)), synthetic_split, 7)
+    with pytest.raises(TypeError, match="floating-point scores"):
+        sh.target_exposure(lambda u: tf.zeros((tf.shape(u)[0], 200), tf.int32), synthetic_split, 7)
+
+
+def test_target_exposure_refuses_bad_targets_users_and_cut_offs(synthetic_split):
+    zeros = _zeros(synthetic_split)
+    for target in (-1, synthetic_split.n_items):
+        with pytest.raises(ValueError, match=r"target .* is outside \[0, 200\)"):
+            sh.target_exposure(zeros, synthetic_split, target)
+    for target in (2.5, True):  # 2.5 used to become item 2, True item 1
+        with pytest.raises(TypeError, match="target must be an integer item id"):
+            sh.target_exposure(zeros, synthetic_split, target)
+    for n_real in (0, -5, synthetic_split.n_users + 1):  # -5 used to drop 5 users silently
+        with pytest.raises(ValueError, match=r"n_real must be between 1 and 300"):
+            sh.target_exposure(zeros, synthetic_split, 7, n_real=n_real)
+    for ks in ((), (0,), (2.5,)):  # () used to return no hit rate at all, (0,) an "hr@0"
+        with pytest.raises(ValueError, match="cut-off"):
+            sh.target_exposure(zeros, synthetic_split, 7, ks=ks)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        sh.target_exposure(zeros, synthetic_split, 7, batch_size=0)
+
+
+def test_attack_profiles_refuse_bad_counts_and_targets(synthetic_split):
+    train = synthetic_split.train
+    for target in (True, 1.7):  # silently became items 1 and 1
+        with pytest.raises(TypeError, match="target must be an integer item id"):
+            sh.classic_profiles(train, target, "random", 3)
+    with pytest.raises(ValueError, match="n_fake must be a whole number"):
+        sh.classic_profiles(train, 3, "random", 2.5)
+    with pytest.raises(ValueError, match="n_unpopular must be >= 0"):
+        sh.choose_targets(train, -1, 2)
+    with pytest.raises(ValueError, match="ask for at least one target"):
+        sh.choose_targets(train, 0, 0)
+    for n_real in (0, -3):  # used to give one fake user for no real one
+        with pytest.raises(ValueError, match="n_real must be >= 1"):
+            sh.n_fake_users(n_real, 0.1)
+    with pytest.raises(ValueError, match="filler_size must be >= 1"):
+        sh.gan_templates(train, 3, 0)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        sh.segment_items(train, 7, 0)
+
+
+def test_the_surrogate_attack_refuses_nan_values_and_temperatures():
+    value = np.random.default_rng(0).normal(size=20)
+    broken = value.copy()
+    broken[:5] = np.nan  # used to return arbitrary profiles
+    with pytest.raises(ValueError, match="item_value holds 5 NaN or infinite values"):
+        sh.surrogate_profiles(broken, 3, 2, 5)
+    for temperature in (np.nan, np.inf, 0.0, -1.0):
+        with pytest.raises(ValueError, match=r"temperature must be a finite number > 0"):
+            sh.surrogate_profiles(value, 3, 2, 5, temperature=temperature)
+    with pytest.raises(ValueError, match=r"target -1 is outside \[0, 20\)"):  # was: the last item
+        sh.surrogate_profiles(value, -1, 2, 5)
+    with pytest.raises(ValueError, match=r"target 20 is outside"):  # was: an IndexError
+        sh.surrogate_profiles(value, 20, 2, 5)
+    with pytest.raises(ValueError, match="n_fake must be >= 1"):  # was: an empty profile set
+        sh.surrogate_profiles(value, 3, 0, 5)
+    with pytest.raises(ValueError, match=r"item_value must be 1-D \[n_items\]"):
+        sh.surrogate_profiles(value[None], 3, 2, 5)
+
+
+def test_influence_direction_refuses_mismatched_or_broken_factors(synthetic_split):
+    train = synthetic_split.train
+    p, q, b = np.ones((300, 4)), np.ones((200, 4)), np.zeros(200)
+    with pytest.raises(ValueError, match=r"user_factors must be \[300, d\]"):
+        sh.influence_direction(p[:-1], q, b, train, 3)
+    with pytest.raises(ValueError, match="user_factors holds 1200 NaN"):
+        sh.influence_direction(np.full_like(p, np.nan), q, b, train, 3)
+    for k in (0, 201):  # 0 used to give all-NaN values
+        with pytest.raises(ValueError, match=r"k must be between 1 and 200"):
+            sh.influence_direction(p, q, b, train, 3, k=k)
+
+
+def test_an_empty_profile_set_or_fractional_user_ids_are_refused(synthetic_split):
+    with pytest.raises(ValueError, match="no profiles to inject"):
+        inject_users(synthetic_split, np.zeros((0, synthetic_split.n_items), bool))
+    with pytest.raises(ValueError, match="user ids must be whole numbers"):  # 1.7 was user 1
+        drop_users(synthetic_split, [1.7])
+
+
+def test_detection_features_need_two_users_and_a_whole_k():
+    from advrec.attacks.shilling_detection import profile_features
+    from advrec.data import Interactions
+
+    table = Interactions.from_arrays([0, 1, 1], [0, 0, 1])
+    with pytest.raises(ValueError, match="k must be a whole number"):
+        profile_features(table, 2.5)
+    with pytest.raises(ValueError, match="at least 2 users"):  # one user gave NaN features
+        profile_features(Interactions.from_arrays([0], [0]), 2)
+
+
+def test_fixed_epoch_training_refuses_fractional_epochs_and_non_positive_rates(synthetic_split):
+    from advrec.recipes.base import with_settings
+    from advrec.recipes.shilling import ProfileGANConfig
+
+    with pytest.raises(ValueError, match="epochs must be a whole number, got 2.9"):  # ran 2
+        with_settings(BPRMFConfig(), epochs=2.9)
+    for rate in (0.0, -0.01, np.nan):  # 0 trained nothing, a negative rate ascended the loss
+        with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
+            with_settings(BPRMFConfig(), learning_rate=rate)
+        with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
+            with_settings(ProfileGANConfig(), learning_rate=rate)

@@ -94,3 +94,23 @@ def test_duplicate_pairs_are_refused_before_they_leak_into_test(tiny_interaction
 def test_bad_fractions_are_rejected(synthetic_dataset, fractions):
     with pytest.raises(ValueError, match="fractions"):
         random_holdout(synthetic_dataset.interactions, fractions)
+
+
+def test_a_split_needs_a_seed_not_none(tiny_interactions):
+    # seed=None used to give a different split on every call, with no word.
+    from advrec.data import synthetic_movielens
+    from advrec.data.coldstart import cold_start_split
+    from advrec.protocol import load_split
+
+    table = synthetic_movielens(n_users=30, n_items=20, seed=0).interactions
+    with pytest.raises(TypeError, match="seed must be an integer >= 0, got None"):
+        random_holdout(table, seed=None)
+    with pytest.raises(ValueError, match="seed must be between 0"):
+        random_holdout(table, seed=-1)
+    with pytest.raises(TypeError, match="got None"):
+        load_split("synthetic", seed=None)
+    with pytest.raises(TypeError, match="got None"):
+        synthetic_movielens(n_users=30, n_items=20, seed=None)
+    with pytest.raises(TypeError, match="got None"):
+        cold_start_split(table, "items", seed=None)
+    assert type(random_holdout(table, seed=np.int64(3)).seed) is int
