@@ -134,6 +134,22 @@ def sum_over_replicas(value: tf.Tensor) -> tf.Tensor:
     return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
+def dense_gradients(gradients: list, variables: list) -> list:
+    """Turns embedding gradients (``tf.IndexedSlices``) into dense tensors of each variable's shape.
+
+    The rows are summed with ``unsorted_segment_sum`` into a table of the variable's static shape:
+    XLA compiles it into one fused scatter-add (the sorted ``segment_sum`` has no XLA kernel), the
+    optimizer then updates the dense table in the same compiled step, and under a
+    ``tf.distribute`` strategy every replica all-reduces tensors of the same static shapes.
+    """
+    return [
+        tf.math.unsorted_segment_sum(g.values, g.indices, v.shape[0])
+        if isinstance(g, tf.IndexedSlices)
+        else g
+        for g, v in zip(gradients, variables, strict=True)
+    ]
+
+
 def keras_fit_works_under(strategy: tf.distribute.Strategy) -> bool:
     """Whether ``keras.Model.fit`` can train under ``strategy`` (TF 2.21, Keras 3.15).
 
@@ -236,7 +252,7 @@ def train_with_coordinator(
     ``tape.gradient`` fails ("'ShardedVariable' object has no attribute 'handle'", TF 2.21 /
     Keras 3.15; ``tests/integration/test_parameter_server.py``). Either way each worker reads
     whole tables (``tf.gather`` on a Keras variable) and builds dense gradients of their full shape
-    (:func:`advrec.models.base.dense_gradients`), so every table must still fit one worker.
+    (:func:`dense_gradients`), so every table must still fit one worker.
 
     Args:
         model: a compiled model created (with its optimizer) in the coordinator's

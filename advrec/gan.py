@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from advrec.distribute import replica_normal
+from advrec.distribute import dense_gradients, replica_normal
 from advrec.losses import DiscriminatorLoss, GeneratorLoss, gan_objective, scale_for_replicas
 
 
@@ -146,8 +146,6 @@ class TwoPlayerModel:
     ) -> list[tf.Tensor]:
         """One optimizer step of ``player`` on the gradient of ``scaled`` w.r.t. its variables
         only; returns the (dense) gradients."""
-        from advrec.models.base import dense_gradients  # here: advrec.models imports this module
-
         variables = getattr(self, f"{player}_variables")
         gradients = dense_gradients(tape.gradient(scaled, variables), variables)
         self.player_optimizer(player).apply(gradients, variables)

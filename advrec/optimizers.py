@@ -1,7 +1,7 @@
 """Optimizers that update only the embedding rows a batch touches.
 
 Keras optimizers update every row of an embedding table at every step: ``fit_ranker`` hands them
-dense gradients (:func:`advrec.models.base.dense_gradients`), and even given sparse gradients
+dense gradients (:func:`advrec.distribute.dense_gradients`), and even given sparse gradients
 Keras' Adagrad recomputes the square root of the whole accumulator, so the update costs in
 proportion to the tables, not to the batch. Measured on a 2-core CPU at ML-20M's size (10.6 M
 parameters, ``benchmarks/README.md``): without XLA dense Adam takes 107 ms per step and this

@@ -13,24 +13,9 @@ import tensorflow as tf
 from advrec.checks import check_seed
 from advrec.data.interactions import Interactions
 from advrec.data.sampling import NegativeSampler
+from advrec.distribute import dense_gradients
 from advrec.losses import bpr_loss, scale_for_replicas
 from advrec.models.saving import WeightsOnly
-
-
-def dense_gradients(gradients: list, variables: list) -> list:
-    """Turns embedding gradients (``tf.IndexedSlices``) into dense tensors of each variable's shape.
-
-    The rows are summed with ``unsorted_segment_sum`` into a table of the variable's static shape:
-    XLA compiles it into one fused scatter-add (the sorted ``segment_sum`` has no XLA kernel), the
-    optimizer then updates the dense table in the same compiled step, and under a
-    ``tf.distribute`` strategy every replica all-reduces tensors of the same static shapes.
-    """
-    return [
-        tf.math.unsorted_segment_sum(g.values, g.indices, v.shape[0])
-        if isinstance(g, tf.IndexedSlices)
-        else g
-        for g, v in zip(gradients, variables, strict=True)
-    ]
 
 
 class PairwiseRanker(WeightsOnly, keras.Model):

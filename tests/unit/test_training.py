@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from advrec.models import BPRMF
-from advrec.models.base import dense_gradients
+from advrec.distribute import dense_gradients
 from advrec.training import fit_ranker, restart_from
 
 
