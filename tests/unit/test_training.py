@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from advrec.models import BPRMF
 from advrec.distribute import dense_gradients
+from advrec.models import BPRMF
 from advrec.training import fit_ranker, restart_from
 
 
