@@ -113,6 +113,7 @@ class TransformerBlock(keras.layers.Layer):
             (self.output_norm, hidden),
         ):
             layer.build((None, None, width))
+        self.built = True  # every variable exists now (a strategy's fit checks each layer)
 
     def _heads(self, x: tf.Tensor) -> tf.Tensor:
         """``[B, L, H]`` -> ``[B, heads, L, head_size]``."""

@@ -1,4 +1,5 @@
-"""TextBPR keeps the model contract and learns; its adversarial variant perturbs the texts."""
+"""TextBPR keeps the model contract and learns; its adversarial variant perturbs the texts; its
+tunable texts fine-tune the encoder's top blocks and nothing else."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 import tensorflow as tf
 
 from advrec.models.contract import TrainedRecommender, check_scores
-from advrec.models.text import AdversarialTextBPR, TextBPR
+from advrec.models.text import AdversarialTextBPR, TextBPR, TunableItemTexts
 from advrec.protocol import evaluate_split
+from advrec.text.encoder import EncoderConfig, SentenceEncoder
 from advrec.training import fit_ranker
 
 USERS = tf.constant([0, 1, 2, 1, 7])
@@ -149,3 +151,56 @@ def test_every_trainable_variable_gets_a_gradient_and_the_shift_is_a_constant(sy
         np.testing.assert_allclose(
             tf.convert_to_tensor(mine).numpy(), tf.convert_to_tensor(theirs).numpy(), atol=1e-6
         )
+
+
+SMALL = EncoderConfig(vocab_size=30, hidden_size=8, num_hidden_layers=3, num_attention_heads=2,
+                      intermediate_size=16, max_position_embeddings=12)  # fmt: skip
+
+
+def _small_encoder_and_tokens(n_items: int, seed: int = 0):
+    """A random 3-block encoder and random token ids [n_items, 6] with ragged masks."""
+    encoder = SentenceEncoder(SMALL)
+    rng = np.random.default_rng(seed)
+    encoder.set_weights(
+        [rng.normal(0, 0.3, w.shape).astype(np.float32) for w in encoder.get_weights()]
+    )
+    lengths = rng.integers(3, 7, n_items)
+    mask = (np.arange(6)[np.newaxis] < lengths[:, np.newaxis]).astype(np.int32)
+    ids = rng.integers(1, SMALL.vocab_size, (n_items, 6)).astype(np.int32) * mask
+    return encoder, ids, mask
+
+
+@pytest.mark.slow  # one epoch through an (adversarial) step that re-encodes every item
+def test_tunable_texts_start_as_the_encoder_and_train_only_the_top_blocks(synthetic_split):
+    n_items = synthetic_split.n_items
+    encoder, ids, mask = _small_encoder_and_tokens(n_items)
+    before = [w.numpy().copy() for w in encoder.weights]
+    texts = TunableItemTexts(encoder, ids, mask, tuned_layers=1, batch_size=64)
+    np.testing.assert_allclose(texts.embeddings().numpy(), encoder((ids, mask)).numpy(), atol=1e-6)
+    model = AdversarialTextBPR(synthetic_split.train, texts, epsilon=0.1, dim=4, seed=0)
+    block_weights = 2 * 6 + 2 * 2  # six Dense (kernel, bias) and two LayerNorms (gamma, beta)
+    assert len(model.trainable_variables) == 3 + block_weights
+    assert not any(v is texts.frozen_hidden for v in model.trainable_variables)
+    keras.utils.set_random_seed(0)
+    fit_ranker(model, synthetic_split, epochs=1, batch_size=512, patience=None, verbose=0)
+    for old, new in zip(before, encoder.weights, strict=True):
+        np.testing.assert_array_equal(old, new.numpy())  # the pretrained encoder is untouched
+    tuned = texts.as_encoder(encoder)
+    assert not np.allclose(tuned((ids, mask)).numpy(), encoder((ids, mask)).numpy(), atol=1e-4)
+    np.testing.assert_allclose(tuned((ids, mask)).numpy(), texts.embeddings().numpy(), atol=1e-5)
+    users = tf.constant([0, 1])
+    np.testing.assert_allclose(
+        model.score_all(users).numpy(),
+        model.score_texts(users, texts.embeddings(), tf.range(n_items)).numpy(),
+        atol=1e-5,
+    )
+
+
+def test_tunable_texts_refuse_bad_settings(synthetic_split):
+    encoder, ids, mask = _small_encoder_and_tokens(5)
+    with pytest.raises(ValueError, match=r"tuned_layers must be in \[1, 3\]"):
+        TunableItemTexts(encoder, ids, mask, tuned_layers=4)
+    with pytest.raises(ValueError, match="must both be"):
+        TunableItemTexts(encoder, ids, mask[:, :3])
+    with pytest.raises(ValueError, match="hold 5 items, the training table 200"):
+        TextBPR(synthetic_split.train, TunableItemTexts(encoder, ids, mask))
