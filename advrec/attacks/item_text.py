@@ -139,6 +139,15 @@ def editable_ids(tokenizer) -> np.ndarray:
     return allowed
 
 
+def whole_word_ids(tokenizer, min_letters: int = 3) -> np.ndarray:
+    """bool ``[vocab]``: pieces that are whole English-looking words (ASCII letters only, at least
+    ``min_letters``, no ``##``), for an attacker whose edits must read as words -- or a random
+    control that draws real words instead of any piece."""
+    return np.array(
+        [p.isascii() and p.isalpha() and len(p) >= min_letters for p in tokenizer.pieces], bool
+    )
+
+
 class _Searcher:
     """The two computations of the search, for one (encoder, objective). They run eagerly: a
     ``tf.function`` would trace again for every target (a new objective), which costs more on
@@ -188,12 +197,17 @@ def _outcome(target, original, ids, edits, history, embeddings) -> EditedText:
     )
 
 
-def _check_budget(k: int, ids) -> list[int]:
+def _check_budget(k: int, ids, encoder) -> list[int]:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
         raise ValueError(f"k (word pieces the attacker may edit) must be an int >= 0, got {k!r}.")
     ids = [int(i) for i in ids]
     if len(ids) < 2:
         raise ValueError("token_ids must be [CLS] ... [SEP] (at least two ids).")
+    if len(ids) + k > encoder.tokenizer.max_length:
+        raise ValueError(
+            f"{len(ids)} ids plus {k} appended pieces exceed the encoder's max_length "
+            f"{encoder.tokenizer.max_length}; shorten the text or the budget."
+        )
     return ids
 
 
@@ -217,7 +231,7 @@ def hotflip_edit(
         allowed: bool ``[vocab]`` pieces the attacker may write (default :func:`editable_ids`).
         mask_id: the placeholder scored at a new position (default ``[MASK]``).
     """
-    ids = _check_budget(k, token_ids)
+    ids = _check_budget(k, token_ids, encoder)
     allowed = editable_ids(encoder.tokenizer) if allowed is None else np.asarray(allowed, bool)
     mask_id = encoder.tokenizer.vocab["[MASK]"] if mask_id is None else int(mask_id)
     table = encoder.word_embeddings.numpy()  # [V, H]
@@ -269,7 +283,7 @@ def random_edit(
 ) -> EditedText:
     """The control: exactly ``k`` edits, each a replace of a not yet edited original position
     or an append (chosen uniformly among those slots), with a uniformly drawn allowed piece."""
-    ids = _check_budget(k, token_ids)
+    ids = _check_budget(k, token_ids, encoder)
     allowed = editable_ids(encoder.tokenizer) if allowed is None else np.asarray(allowed, bool)
     vocabulary = np.flatnonzero(allowed)
     rng = np.random.default_rng(seed)

@@ -81,7 +81,7 @@ class TunableItemTexts(keras.layers.Layer):
                 f"token_ids and mask must both be [n_items, L], got {token_ids.shape} and "
                 f"{mask.shape}; e.g. encoder.tokenizer(item_texts(dataset.items))."
             )
-        self.config, self.tokenizer = encoder.config, encoder.tokenizer
+        self.config = encoder.config
         self.frozen_layers = depth - int(tuned_layers)
         frozen = [
             encoder.hidden_states(

@@ -132,3 +132,19 @@ def test_with_target_text_changes_only_the_target_column(case):
     clean = model.score_all(users).numpy()
     np.testing.assert_array_equal(scores[:, 1:], clean[:, 1:])
     np.testing.assert_allclose(scores[:, TARGET], 0.0, atol=1e-7)
+
+
+def test_whole_words_are_letters_only_and_long_enough(case):
+    encoder = case[0]
+    words = attack.whole_word_ids(encoder.tokenizer)
+    pieces = np.array(encoder.tokenizer.pieces)
+    assert {"horror", "zombie", "the"} <= set(pieces[words])
+    assert not {"##ing", "[CLS]", "a", "1995", "é"} & set(pieces[words])
+    assert not (words & ~attack.editable_ids(encoder.tokenizer)).any()
+
+
+def test_a_budget_past_the_longest_text_is_refused(case):
+    encoder, model, split, _ = case
+    objective = attack.ExposureObjective(model, split, TARGET)
+    with pytest.raises(ValueError, match="exceed the encoder's max_length 256"):
+        attack.hotflip_edit(encoder, objective, [101] + [1996] * 250 + [102], 5)
