@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from advrec.data.errors import DataUnavailableError
@@ -15,3 +17,16 @@ def encoder_files_or_skip():
         return locate_encoder_files(download_missing=False)
     except DataUnavailableError:
         pytest.skip("the sentence encoder is not prepared: run `python -m advrec.data.prepare`")
+
+
+@functools.cache
+def _pretrained_encoder():
+    from advrec.text.encoder import load_sentence_encoder
+
+    return load_sentence_encoder(download_missing=False)
+
+
+def pretrained_encoder_or_skip():
+    """The pretrained encoder, loaded once per test session (it is frozen, so tests share it)."""
+    encoder_files_or_skip()
+    return _pretrained_encoder()

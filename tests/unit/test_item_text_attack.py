@@ -11,12 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from text_fixtures import encoder_files_or_skip
+from text_fixtures import pretrained_encoder_or_skip
 
 from advrec.attacks import item_text as attack
 from advrec.data import Interactions, Split
 from advrec.models.text import TextBPR
-from advrec.text.encoder import load_sentence_encoder
 
 TEXTS = [
     "Toy Story. 1995. Animation, Children's, Comedy.",  # the target
@@ -36,8 +35,7 @@ TARGET, K = 0, 3
 
 @pytest.fixture(scope="module")
 def case():
-    encoder_files_or_skip()
-    encoder = load_sentence_encoder(download_missing=False)
+    encoder = pretrained_encoder_or_skip()
     texts = encoder.encode_texts(TEXTS)
     taste = encoder.encode_texts([TASTE])[0]
     # Users 0-4 each had two of items 1-9 (user 4's second one is held out as its test item);

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from scipy.special import erf
-from text_fixtures import encoder_files_or_skip
+from text_fixtures import encoder_files_or_skip, pretrained_encoder_or_skip
+from threadpoolctl import threadpool_limits
 
 from advrec.data import sources
 from advrec.data.errors import ChecksumError, MalformedFileError
@@ -35,26 +36,32 @@ SENTENCES = [
 
 @pytest.fixture(scope="module")
 def encoder():
-    encoder_files_or_skip()
-    return load_sentence_encoder(download_missing=False)
+    return pretrained_encoder_or_skip()
 
 
 def numpy_forward(tensors: dict, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """BERT + masked mean pooling + l2 normalisation in float64 numpy, from the checkpoint's
     tensor names (Hugging Face ``BertModel`` and sentence-transformers ``Pooling``)."""
-    w = {name: np.asarray(value, np.float64) for name, value in tensors.items()}
+
+    class Float64(dict):  # converts a tensor when first used (the word table only in part)
+        def __missing__(self, name):
+            self[name] = np.asarray(tensors[name], np.float64)
+            return self[name]
+
+    w = Float64()
 
     def layer_norm(x, name):
         mean = x.mean(-1, keepdims=True)
         var = ((x - mean) ** 2).mean(-1, keepdims=True)
         return (x - mean) / np.sqrt(var + 1e-12) * w[name + ".weight"] + w[name + ".bias"]
 
-    def linear(x, name):
-        return x @ w[name + ".weight"].T + w[name + ".bias"]
+    def linear(x, name):  # 2-D products: numpy's batched matmul would skip BLAS here
+        out = x.reshape(-1, x.shape[-1]) @ w[name + ".weight"].T + w[name + ".bias"]
+        return out.reshape(*x.shape[:-1], -1)
 
     batch, length = ids.shape
     h = (
-        w["embeddings.word_embeddings.weight"][ids]
+        np.asarray(tensors["embeddings.word_embeddings.weight"][ids], np.float64)
         + w["embeddings.position_embeddings.weight"][:length]
         + w["embeddings.token_type_embeddings.weight"][0]
     )
@@ -84,9 +91,10 @@ def numpy_forward(tensors: dict, ids: np.ndarray, mask: np.ndarray) -> np.ndarra
 def test_the_keras_encoder_equals_an_independent_numpy_forward_pass(encoder):
     batch = encoder.tokenizer(SENTENCES)  # padded: the masks differ between rows
     assert batch.mask.sum(1).min() < batch.mask.shape[1]
-    reference = numpy_forward(
-        read_safetensors(encoder_files_or_skip().weights), batch.token_ids, batch.mask
-    )
+    with threadpool_limits(1):  # small products; BLAS threads next to TensorFlow's only spin
+        reference = numpy_forward(
+            read_safetensors(encoder_files_or_skip().weights), batch.token_ids, batch.mask
+        )
     ours = encoder((batch.token_ids, batch.mask)).numpy()
     assert ours.shape == (len(SENTENCES), 384) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, reference, atol=1e-6)
