@@ -12,6 +12,8 @@ One module per threat model; import the one you need (``from advrec.attacks impo
 - :mod:`advrec.attacks.leakage` -- the privacy experiment on that partition: the seed loop,
   its cells, the strongest attacker, the choice of a defence's weight, result tables.
 - ``advrec.attacks.shilling`` (to come) -- data poisoning by fake user profiles.
+- :mod:`advrec.attacks.item_text` -- an item's owner edits a few word pieces of its text
+  (HotFlip, greedy, verified by re-encoding) to raise its exposure in a text-aware recommender.
 
 Every attack leaves the model's weights untouched, and is evaluated by the shared protocol
 (:mod:`advrec.protocol`).

@@ -1,4 +1,5 @@
-"""Recommenders, one file each: popularity, EASE^R, BPR-MF and the adversarial models."""
+"""Recommenders, one file each: popularity, EASE^R, BPR-MF, the text-aware model and the
+adversarial models."""
 
 from advrec.models.apr import AMF
 from advrec.models.base import PairwiseRanker
@@ -8,14 +9,17 @@ from advrec.models.irgan import IRGAN
 from advrec.models.itempop import ItemPop
 from advrec.models.mf import BPRMF
 from advrec.models.privacy import AdversarialBPRMF
+from advrec.models.text import AdversarialTextBPR, TextBPR
 
 __all__ = [
     "AMF",
     "AdversarialBPRMF",
+    "AdversarialTextBPR",
     "BPRMF",
     "CFGAN",
     "EASE",
     "IRGAN",
     "ItemPop",
     "PairwiseRanker",
+    "TextBPR",
 ]

@@ -42,6 +42,7 @@ from advrec.models.contract import (
     check_scores,
 )
 from advrec.models.sasrec import SASRec
+from advrec.models.text import AdversarialTextBPR, TextBPR
 
 
 def _cold(cls, **kwargs):
@@ -52,6 +53,12 @@ def _cold(cls, **kwargs):
         return cls(split, features, entity, opposite, seed=0, **kwargs)
 
     return build
+
+
+def _texts(data) -> np.ndarray:
+    """Random unit "text embeddings" [n_items, 8] (the encoder itself is tested apart)."""
+    rows = np.random.default_rng(0).normal(size=(data.n_items, 8)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
 BUILD = {
@@ -76,6 +83,10 @@ BUILD = {
     ),
     PopularityByDemographic: lambda data: PopularityByDemographic(
         data.interactions, demographic_groups(data.users)
+    ),
+    TextBPR: lambda data: TextBPR(data.interactions, _texts(data), dim=4, seed=0),
+    AdversarialTextBPR: lambda data: AdversarialTextBPR(
+        data.interactions, _texts(data), dim=4, epsilon=0.1, seed=0
     ),
 }
 """How to build each model for the test; a new model class must be added here."""

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2] / "advrec"
 LAYERS = (
     ("advrec", "advrec.checks", "advrec.seeds", "advrec.distribute", "advrec.data.errors",
      "advrec.data.sources"),
-    ("advrec.data",),
+    ("advrec.data", "advrec.text"),
     ("advrec.metrics", "advrec.losses", "advrec.optimizers", "advrec.gan_quality"),
     ("advrec.gan", "advrec.training", "advrec.models.saving", "advrec.models.contract"),
     ("advrec.models",),
