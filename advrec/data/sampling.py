@@ -138,20 +138,28 @@ def epoch_passes(
     return batches.prefetch(2).with_options(options)
 
 
+FREE_LIST_BYTES = 64 * 2**20
+"""Largest free list :class:`NegativeSampler` keeps (64 MiB: ML-1M's takes 43 MB); above it, the
+binary search over the positives (one int32 per training pair) is used."""
+
+
 class NegativeSampler:
     """Draws, for each user, an item uniformly among the items the user has not interacted with.
 
-    Exact, loop-free and of fixed shape, so it compiles with XLA and runs on any device. For a user
-    with sorted distinct training items ``p_0 < p_1 < ... < p_{c-1}``, let ``a_k = p_k - k`` (the
-    number of non-positive items below ``p_k``). The ``r``-th non-positive item (0-based) is
+    Exact, loop-free and of fixed shape, so it compiles with XLA and runs on any device. A draw is
+    one uniform number ``u`` per user, turned into a rank ``r = floor(u * (n_items - c))`` among
+    the user's ``n_items - c`` free (non-positive) items, and the ``r``-th free item in ascending
+    order is returned. Two ways to find it, with the same result for the same ``r``:
 
-        ``r + #{k : a_k <= r}``,
-
-    because exactly the positives with ``a_k <= r`` lie below it. So one uniform draw
-    ``r in [0, n_items - c)`` and a binary search for ``r`` among the user's ``a_k`` give a uniform
-    non-positive item. The search runs a fixed ``ceil(log2(max_c + 1))`` rounds (10 for ML-100K)
-    of one gather each over a flat array of all users' ``a_k``: memory is one int32 per training
-    pair, whatever the catalogue size.
+    - **Free list** (when it fits in ``max_free_list_bytes``): every user's free items, sorted,
+      in one flat array (int16 when the item ids fit, else int32); the draw is one gather. Memory:
+      one entry per (user, free item), ``n_users * n_items - n_pairs`` in all (ML-100K: 3 MB).
+    - **Binary search** (larger catalogues): for a user with sorted distinct training items
+      ``p_0 < p_1 < ... < p_{c-1}``, let ``a_k = p_k - k`` (the number of free items below
+      ``p_k``). The ``r``-th free item is ``r + #{k : a_k <= r}``, because exactly the positives
+      with ``a_k <= r`` lie below it, so a search of a fixed ``ceil(log2(max_c + 1))`` rounds (10
+      for ML-100K) of one gather each over a flat array of all users' ``a_k`` finds it. Memory:
+      one int32 per training pair, whatever the catalogue size.
 
     Random numbers come from :func:`advrec.distribute.replica_uniform`, so under a
     ``tf.distribute`` strategy each replica draws different negatives, and the draws of ``n``
@@ -159,12 +167,17 @@ class NegativeSampler:
 
     Args:
         train: the observed pairs to avoid (a pair listed twice counts once).
+        max_free_list_bytes: the free list is used when it takes at most this much memory
+            (0: always the binary search).
+
+    Attributes:
+        method: ``"free_list"`` or ``"binary_search"``.
 
     Raises:
         ValueError: when a user has interacted with every item (no negative exists).
     """
 
-    def __init__(self, train: Interactions) -> None:
+    def __init__(self, train: Interactions, max_free_list_bytes: int = FREE_LIST_BYTES) -> None:
         self.n_items = train.n_items
         keys = np.unique(train.keys())  # sorted by (user, item)
         users = (keys // train.n_items).astype(np.int64)
@@ -177,6 +190,21 @@ class NegativeSampler:
                 f"{train.n_items} items, so no negative item exists for them; drop such users "
                 "before pairwise training."
             )
+        self._counts = tf.constant(counts.astype(np.int32))  # [n_users]
+        item_dtype = np.int16 if train.n_items <= np.iinfo(np.int16).max + 1 else np.int32
+        n_free = train.n_users * train.n_items - len(keys)
+        if n_free * np.dtype(item_dtype).itemsize <= max_free_list_bytes:
+            self.method = "free_list"
+            taken = np.zeros(train.n_users * train.n_items, bool)
+            taken[keys] = True
+            free = np.flatnonzero(~taken)  # sorted by (user, item)
+            free_counts = train.n_items - counts
+            self._free_starts = tf.constant(
+                np.concatenate([[0], np.cumsum(free_counts)[:-1]]).astype(np.int32)
+            )  # [n_users]
+            self._free = tf.constant((free % train.n_items).astype(item_dtype))  # [n_free]
+            return
+        self.method = "binary_search"
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         rank_in_user = np.arange(len(keys)) - starts[users]
         self.rounds = int(np.ceil(np.log2(counts.max() + 1))) if len(keys) else 0
@@ -184,13 +212,15 @@ class NegativeSampler:
         adjusted = np.append(items - rank_in_user, np.iinfo(np.int32).max)
         self._adjusted = tf.constant(adjusted.astype(np.int32))  # [n_pairs + 1]
         self._starts = tf.constant(starts.astype(np.int32))  # [n_users]
-        self._counts = tf.constant(counts.astype(np.int32))  # [n_users]
 
     def nth_negative(self, users: tf.Tensor, rank: tf.Tensor) -> tf.Tensor:
         """int32 ``[B]``: the ``rank``-th (0-based) item each user has not interacted with.
 
         ``users`` and ``rank`` are int32 ``[B]``, ``0 <= rank < n_items - count[user]``.
         """
+        if self.method == "free_list":
+            position = tf.gather(self._free_starts, users) + rank
+            return tf.cast(tf.gather(self._free, position), tf.int32)
         low = tf.gather(self._starts, users)
         high = low + tf.gather(self._counts, users)
         start = low
