@@ -78,10 +78,28 @@ class AttributeAdversary(keras.layers.Layer):
             layer.build(input_shape)
             input_shape = (*input_shape[:-1], layer.units)
 
-    def call(self, x: tf.Tensor, frozen: bool = False) -> tf.Tensor:
-        weight = tf.stop_gradient if frozen else tf.convert_to_tensor
-        for layer in self.dense_layers:
-            x = layer.activation(tf.matmul(x, weight(layer.kernel)) + weight(layer.bias))
+    def parameters(self) -> list[tuple[tf.Tensor, tf.Tensor]]:
+        """Each layer's ``(kernel, bias)``, read now (for :meth:`call`'s ``parameters``)."""
+        return [
+            (tf.convert_to_tensor(d.kernel), tf.convert_to_tensor(d.bias))
+            for d in self.dense_layers
+        ]
+
+    def call(
+        self,
+        x: tf.Tensor,
+        frozen: bool = False,
+        parameters: list[tuple[tf.Tensor, tf.Tensor]] | None = None,
+    ) -> tf.Tensor:
+        """Logits ``[B, n_classes]``; ``parameters`` from :meth:`parameters`, read in this call
+        if not given. A step that computes the logits twice (live and frozen) passes one read to
+        both: with a second read of the weights, some graph runs computed the frozen logits after
+        the step's update of the adversary (a race between runs, seen only in graph mode)."""
+        parameters = self.parameters() if parameters is None else parameters
+        for layer, (kernel, bias) in zip(self.dense_layers, parameters, strict=True):
+            if frozen:
+                kernel, bias = tf.stop_gradient(kernel), tf.stop_gradient(bias)
+            x = layer.activation(tf.matmul(x, kernel) + bias)
         return x
 
 
@@ -216,11 +234,12 @@ class AdversarialBPRMF(BPRMF):
             logits = self.adversary(reverse_gradient(factors, weight))  # [B, n_classes]
             cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
             return self.global_user_mean(users, cross_entropy, self.disclosed), tf.constant(0.0)
-        logits = self.adversary(tf.stop_gradient(factors))
+        parameters = self.adversary.parameters()  # one read for both logits (see its call)
+        logits = self.adversary(tf.stop_gradient(factors), parameters=parameters)
         adversary_loss = self.global_user_mean(
             users, tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits), self.disclosed
         )
-        frozen_logits = self.adversary(factors, frozen=True)
+        frozen_logits = self.adversary(factors, frozen=True, parameters=parameters)
         prior = tf.broadcast_to(self.attribute_prior, tf.shape(frozen_logits))
         confusion = tf.nn.softmax_cross_entropy_with_logits(prior, frozen_logits)
         return adversary_loss, weight * self.global_user_mean(users, confusion)
