@@ -1,4 +1,4 @@
-"""Running one training step on many replicas: per-replica random streams and replica ids.
+"""Running a model's own training step on many replicas, and an epoch of it as one call.
 
 Under a ``tf.distribute`` strategy every replica runs the same ``train_step`` on its slice of the
 global batch. Random numbers drawn in the step (negatives, noise, masks) must differ between
@@ -8,9 +8,15 @@ draws the same stream for the *global* batch from the shared seed and keeps the 
 examples, so replica ``r`` gets exactly the numbers a single device would draw for examples
 ``[r * B, (r + 1) * B)`` (batches are split into consecutive equal slices, as
 ``experimental_distribute_dataset`` does).
+
+:func:`fit_with_strategy` drives a model's epochs -- the training engine's one call per epoch
+(:mod:`advrec.engine`) or a ``tf.data`` iterator -- with Keras callbacks where Keras' ``fit``
+cannot go.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -120,27 +126,32 @@ def keras_fit_works_under(strategy: tf.distribute.Strategy) -> bool:
 
 def fit_with_strategy(
     model: keras.Model,
-    data: tf.data.Dataset,
+    data: tf.data.Dataset | None,
     epochs: int,
     steps_per_epoch: int,
     callbacks=(),
     verbose: int = 0,
+    run_epoch: Callable[[int], dict] | None = None,
 ) -> keras.callbacks.History:
     """Trains ``model`` with its own ``train_step`` under its strategy, where ``fit`` cannot.
 
-    A scheduler around the model's step, not a second step: each epoch runs ``steps_per_epoch``
-    calls of ``strategy.run(model.train_step, ...)`` inside one ``tf.function`` over the
-    distributed ``data`` (which is split among replicas exactly as ``fit`` splits it: each global
-    batch into consecutive per-replica slices), reduces the step's logs over replicas, and drives
-    the same Keras callbacks as ``fit`` (validation, early stopping, checkpoints, progress bar), so
-    ``model.stop_training`` and ``model.history`` behave as after ``fit``.
+    A scheduler around the model's step, not a second step, driving the same Keras callbacks as
+    ``fit`` (validation, early stopping, checkpoints, progress bar), so ``model.stop_training``
+    and ``model.history`` behave as after ``fit``. An epoch is either ``run_epoch(epoch)`` (the
+    training engine's one call, :class:`advrec.engine.EpochFunction`, which returns the epoch's
+    logs), or ``steps_per_epoch`` calls of ``strategy.run(model.train_step, ...)`` inside one
+    ``tf.function`` over the distributed ``data`` (split among replicas exactly as ``fit``
+    splits it: each global batch into consecutive per-replica slices), whose logs are reduced
+    over replicas.
 
     Args:
         model: a compiled model created (with its optimizer) in ``strategy.scope()``.
-        data: global batches; repeated here if finite, so one iterator serves every epoch.
+        data: global batches, repeated here if finite, so one iterator serves every epoch; or
+            ``None`` with ``run_epoch``.
         epochs, steps_per_epoch: how long to train.
         callbacks: Keras callbacks.
         verbose: 0 silent, 1 progress bar.
+        run_epoch: trains epoch ``e`` (0-based) and returns its logs; replaces ``data``.
 
     Returns:
         The ``History`` callback (also ``model.history``).
@@ -148,20 +159,26 @@ def fit_with_strategy(
     strategy = model.distribute_strategy
     if getattr(model, "optimizer", None) is None:
         raise ValueError("compile the model (in strategy.scope()) before training it.")
+    if (data is None) == (run_epoch is None):
+        raise ValueError("give fit_with_strategy either data or run_epoch.")
     with strategy.scope():
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-    iterator = iter(strategy.experimental_distribute_dataset(data.repeat()))
+    if run_epoch is None:
+        iterator = iter(strategy.experimental_distribute_dataset(data.repeat()))
 
-    @tf.function
-    def one_epoch(iterator):
-        logs = strategy.run(model.train_step, args=(next(iterator),))
-        for _ in tf.range(steps_per_epoch - 1):
+        @tf.function
+        def one_epoch(iterator):
             logs = strategy.run(model.train_step, args=(next(iterator),))
-        return {
-            name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-            for name, value in logs.items()
-        }
+            for _ in tf.range(steps_per_epoch - 1):
+                logs = strategy.run(model.train_step, args=(next(iterator),))
+            return {
+                name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                for name, value in logs.items()
+            }
+
+        def run_epoch(epoch: int) -> dict:
+            return one_epoch(iterator)
 
     callback_list = keras.callbacks.CallbackList(
         list(callbacks),
@@ -179,7 +196,7 @@ def fit_with_strategy(
     for epoch in range(model._initial_epoch or 0, epochs):
         model.reset_metrics()
         callback_list.on_epoch_begin(epoch)
-        logs = {name: float(value) for name, value in one_epoch(iterator).items()}
+        logs = {name: float(value) for name, value in run_epoch(epoch).items()}
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
             break

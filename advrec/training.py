@@ -1,11 +1,13 @@
-"""Fitting a ranking model: ``keras.Model.fit`` plus validation by full ranking.
+"""Training a model: :func:`fit_model` (every model), :func:`fit_ranker` (plus validation).
 
-:class:`RankingValidation` evaluates the model on the validation pairs every few epochs and hands
-the score to Keras' own ``EarlyStopping(restore_best_weights=True)``, which keeps the best
-weights, stops after ``patience`` evaluations without improvement and restores the best weights at
-the end. :func:`fit_ranker` wires it up and compiles the training step the fast way: a whole epoch
-of mini-batches per call (``steps_per_execution``) and XLA where Keras picks it (on a GPU).
-:func:`fit_amf` runs APR's adversarial phase on top of a pre-trained BPR-MF.
+:func:`fit_model` is the one way every model trains: Keras ``fit`` (or, where ``fit`` cannot go,
+:func:`advrec.distribute.fit_with_strategy`) with the model's own ``train_step``, each epoch one
+compiled call of the training engine (:mod:`advrec.engine`) for a model that honours padded
+batches. :class:`RankingValidation` evaluates the model on the validation pairs every few epochs
+and hands the score to Keras' own ``EarlyStopping(restore_best_weights=True)``, which keeps the
+best weights, stops after ``patience`` evaluations without improvement and restores the best
+weights at the end. :func:`fit_ranker` wires it up. :func:`fit_amf` runs APR's adversarial phase
+on top of a pre-trained BPR-MF.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from advrec.data.sampling import Examples, pair_examples
 from advrec.data.splits import Split
 from advrec.distribute import fit_with_strategy, keras_fit_works_under
+from advrec.engine import epoch_function, supports_padded_batches
 from advrec.metrics import evaluate_ranking
 
 DEFAULT_LEARNING_RATE = 0.01
@@ -166,9 +170,14 @@ def fit_model(
 ) -> keras.callbacks.History:
     """Trains a compiled ``model`` with its own ``train_step`` on ``examples`` for ``epochs``.
 
-    The one way every model in the library trains: Keras ``fit`` where it works, and
-    :func:`advrec.distribute.fit_with_strategy` (the same step and callbacks) under a strategy
-    ``fit`` cannot drive. Epoch ``e`` sees ``examples`` in their order for ``e``.
+    The one way every model in the library trains. Epoch ``e`` sees ``examples`` in their order
+    for ``e``. A model whose step honours padded batches (``supports_padded_batches``, see
+    :mod:`advrec.models.contract`) trains through the engine, :class:`advrec.engine.EpochFunction`:
+    each epoch is one compiled call of an in-graph loop over its padded batches (the step traced
+    once; one XLA computation on one device), run inside Keras ``fit`` (which calls it once per
+    epoch and runs the callbacks), or by :func:`advrec.distribute.fit_with_strategy` under a
+    strategy ``fit`` cannot drive. Any other model trains as ``fit`` trains it, on ``tf.data``
+    batches (:meth:`Examples.dataset`).
 
     Args:
         model: compiled (in its strategy's scope) with its optimizer(s).
@@ -192,27 +201,69 @@ def fit_model(
         raise ValueError(
             f"compile the {type(model).__name__} (in its strategy's scope) before training it."
         )
-    data = examples.dataset(epochs=None, first_epoch=backed_up_epoch(backup_dir))
     callbacks = [*([] if validation is None else [validation]), *callbacks]
     if backup_dir is not None:
         callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir)), *callbacks]
-    if keras_fit_works_under(model.distribute_strategy):
+    strategy, n_batches = model.distribute_strategy, examples.batches_per_epoch
+    if supports_padded_batches(model) and not model.run_eagerly:
+        engine = epoch_function(model)
+
+        def run_epoch(epoch: int) -> dict:
+            return engine(examples, epoch)
+
+        if keras_fit_works_under(strategy):
+            return _fit_by_epochs(model, run_epoch, n_batches, int(epochs), callbacks, verbose)
+        verbose = 0 if verbose == 0 else 1
+        return fit_with_strategy(model, None, int(epochs), n_batches, callbacks, verbose, run_epoch)
+    data = examples.dataset(epochs=None, first_epoch=backed_up_epoch(backup_dir))
+    if keras_fit_works_under(strategy):
         return model.fit(
             data,
             epochs=int(epochs),
-            steps_per_epoch=examples.batches_per_epoch,
+            steps_per_epoch=n_batches,
             callbacks=callbacks,
             verbose=verbose,
             shuffle=False,  # the examples are shuffled each epoch by their own seed
         )
     return fit_with_strategy(
-        model,
-        data,
-        epochs=int(epochs),
-        steps_per_epoch=examples.batches_per_epoch,
-        callbacks=callbacks,
-        verbose=0 if verbose == 0 else 1,
+        model, data, int(epochs), n_batches, callbacks, verbose=0 if verbose == 0 else 1
     )
+
+
+class _EpochCursor(keras.callbacks.Callback):
+    """Remembers the epoch ``fit`` is in (a resumed run starts past 0)."""
+
+    epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+
+def _fit_by_epochs(model, run_epoch, n_batches, epochs, callbacks, verbose):
+    """Keras ``fit`` with one call of ``run_epoch(epoch)`` per epoch as its train function.
+
+    ``fit`` calls its train function once per ``steps_per_execution`` steps, so with both set to
+    the epoch's batches it calls ``run_epoch`` once per epoch and runs the callbacks around it as
+    usual. Its iterator is of a placeholder dataset that no step reads; the model's own
+    train function and ``steps_per_execution`` are restored afterwards.
+    """
+    cursor = _EpochCursor()
+    saved = model.train_function, model.steps_per_execution
+    model.train_function = lambda iterator: run_epoch(cursor.epoch)
+    model.steps_per_execution = n_batches
+    replicas = model.distribute_strategy.num_replicas_in_sync
+    placeholder = tf.data.Dataset.from_tensors(tf.zeros([replicas], tf.int32)).repeat()
+    try:
+        return model.fit(
+            placeholder,
+            epochs=epochs,
+            steps_per_epoch=n_batches,
+            callbacks=[cursor, *callbacks],
+            verbose=verbose,
+            shuffle=False,
+        )
+    finally:
+        model.train_function, model.steps_per_execution = saved
 
 
 def fit_ranker(
@@ -239,8 +290,9 @@ def fit_ranker(
     ``model.history``.
 
     An uncompiled model is compiled here with ``optimizer`` (default: Adam with
-    ``learning_rate``, 0.01 unless given), one epoch of mini-batches per call to the compiled step
-    (``steps_per_execution``) and ``jit_compile``. A model compiled by the caller keeps its own
+    ``learning_rate``, 0.01 unless given) and ``jit_compile``; it trains through
+    :func:`fit_model`, one compiled call per epoch (a model without padded batches: one epoch of
+    mini-batches per call, ``steps_per_execution``). A model compiled by the caller keeps its own
     settings, and then passing another ``optimizer`` or ``learning_rate`` here is an error rather
     than being silently ignored (its own learning rate may be passed again).
 

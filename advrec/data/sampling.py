@@ -30,6 +30,11 @@ class Examples:
     tuple of the arrays' rows, or the rows of the single array, so Keras reads it as the input
     with no target.
 
+    The same epoch as one padded table (:meth:`padded_epoch`, what
+    :func:`advrec.distribute.epoch_function` trains on): ``[ceil(N / batch_size), slots, ...]``
+    with a 0/1 mask, the last batch filled up with masked copies of row 0, so every batch has
+    one shape and a training step is traced once.
+
     Args:
         arrays: the examples; each ``[N, ...]``.
         batch_size: examples per batch.
@@ -65,11 +70,20 @@ class Examples:
 
     def epoch_order(self, epoch: tf.Tensor | int) -> tf.Tensor:
         """int32 ``[N]``: the order in which epoch ``epoch`` (0-based) visits the examples."""
-        order = tf.range(len(self), dtype=tf.int32)
-        if not self.shuffle:
-            return order
-        pair_seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(epoch, tf.int64)])
-        return tf.random.experimental.stateless_shuffle(order, seed=pair_seed)
+        return epoch_order(len(self), self.seed if self.shuffle else None, epoch)
+
+    def slots(self, replicas: int = 1) -> int:
+        """Rows of one padded global batch: ``batch_size`` rounded up to a multiple of
+        ``replicas``, so that every replica gets the same number of rows (its slice)."""
+        return -(-int(self.batch_size) // replicas) * replicas
+
+    def padded_epoch(
+        self, epoch: tf.Tensor | int, replicas: int = 1
+    ) -> tuple[tuple[tf.Tensor, ...], tf.Tensor]:
+        """Epoch ``epoch`` as padded batches: see :func:`padded_batches`."""
+        tables = tuple(tf.constant(a) for a in self.arrays)
+        order = self.epoch_order(epoch)
+        return padded_batches(tables, order, int(self.batch_size), self.slots(replicas))
 
     def dataset(self, epochs: int | None = 1, first_epoch: int = 0) -> tf.data.Dataset:
         """The batches of epochs ``first_epoch, first_epoch + 1, ...``: ``epochs`` of them, or
@@ -95,6 +109,42 @@ class Examples:
             return tf.data.Dataset.range(n_batches).map(batch)
 
         return epoch_passes(one_epoch, n_batches, epochs, first_epoch)
+
+
+def epoch_order(n: int, seed: tf.Tensor | int | None, epoch: tf.Tensor | int) -> tf.Tensor:
+    """int32 ``[n]``: the stateless shuffle of ``range(n)`` with seed ``(seed, epoch)`` (int64
+    scalars, tensors or numbers), or ``range(n)`` itself for ``seed=None`` (no shuffling)."""
+    order = tf.range(n, dtype=tf.int32)
+    if seed is None:
+        return order
+    pair_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(order, seed=pair_seed)
+
+
+def padded_batches(
+    tables: tuple[tf.Tensor, ...], order: tf.Tensor, batch_size: int, slots: int
+) -> tuple[tuple[tf.Tensor, ...], tf.Tensor]:
+    """The rows of ``tables`` (each ``[N, ...]``) in ``order`` (int32 ``[N]``), laid out as
+    ``ceil(N / batch_size)`` batches of ``slots >= batch_size`` rows, and their mask.
+
+    Slot ``s < batch_size`` of batch ``b`` holds row ``order[b * batch_size + s]`` where that
+    exists; every other slot (the end of the last batch, and the ``slots - batch_size`` extra
+    slots that make a batch divisible among replicas) holds row 0 and is masked. Real rows thus
+    keep the positions they have in unpadded batches, and a replica's random draws for them are
+    those of one device.
+
+    Returns:
+        ``(batches, mask)``: each table as ``[n_batches, slots, ...]`` and float32
+        ``[n_batches, slots]``, 1 for a real row and 0 for padding.
+    """
+    n = int(order.shape[0])
+    n_batches = -(-n // batch_size)
+    slot = tf.range(slots, dtype=tf.int32)
+    position = tf.range(n_batches, dtype=tf.int32)[:, tf.newaxis] * batch_size + slot  # [nb, S]
+    real = tf.logical_and(slot < batch_size, position < n)
+    rows = tf.where(real, tf.gather(order, tf.minimum(position, n - 1)), 0)
+    batches = tuple(tf.gather(table, rows) for table in tables)
+    return batches, tf.cast(real, tf.float32)
 
 
 def pair_examples(train: Interactions, batch_size: int, seed: int = 0, shuffle: bool = True):
