@@ -192,7 +192,7 @@ def fit_with_strategy(
     model.stop_training = False
     model._initial_epoch = None
     callback_list.on_train_begin()
-    # As in fit: BackupAndRestore sets the epoch to resume from while the callbacks begin.
+    # As in fit: a backup callback sets the epoch to resume from while the callbacks begin.
     for epoch in range(model._initial_epoch or 0, epochs):
         model.reset_metrics()
         callback_list.on_epoch_begin(epoch)

@@ -27,8 +27,8 @@ That one method is all the shared protocol needs (:func:`advrec.protocol.evaluat
   restore, construct the same model (same class, training data and hyper-parameters) and
   ``load_weights``; the scores are then identical (a model whose variables all exist after
   ``__init__`` marks itself built there, as ``PairwiseRanker`` does, so Keras saves and loads
-  it). Optimizer state is not part of the weights file (use
-  ``keras.callbacks.BackupAndRestore`` to resume training).
+  it). Optimizer state is not part of the weights file (to resume training, pass
+  ``backup_dir`` to :func:`advrec.training.fit_model`).
 
 Sequence models that score a user from their recent history, not from a user id, also provide
 ``score_histories`` (:class:`HistoryRecommender`).
