@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -41,17 +42,58 @@ def replica_uniform(
 
     ``shape[0]`` is this replica's batch size; the draw is made for the global batch with the
     seed generator's next seed (Philox, which XLA compiles cheaply; ThreeFry costs tens of
-    milliseconds per step on a CPU) and this replica's rows are returned.
+    milliseconds per step on a CPU) and this replica's rows are returned. The numbers are the
+    same with and without XLA (:func:`portable_uniform`).
     """
-    return _replica_slice(tf.random.stateless_uniform, shape, seed_generator)
+    return _replica_slice(portable_uniform, shape, seed_generator)
 
 
 def replica_normal(
     shape: tuple[tf.Tensor | int, ...], seed_generator: keras.random.SeedGenerator
 ) -> tf.Tensor:
     """float32 ``shape`` standard normal: this replica's slice of one global draw (as
-    :func:`replica_uniform`)."""
-    return _replica_slice(tf.random.stateless_normal, shape, seed_generator)
+    :func:`replica_uniform`; the same numbers with and without XLA, :func:`portable_normal`)."""
+    return _replica_slice(portable_normal, shape, seed_generator)
+
+
+def portable_uniform(shape, seed: tf.Tensor, alg: str = "philox") -> tf.Tensor:
+    """``tf.random.stateless_uniform(shape, seed, alg=alg)``, computed so that XLA gives the
+    same numbers as TensorFlow's own kernels.
+
+    Both draw the same Philox bits for a seed, but turn them into floats differently: the CPU
+    and GPU kernels put a ``uint32``'s low 23 bits into the mantissa of a float in ``[1, 2)`` and
+    subtract 1, XLA scales its high bits. So a step compiled with XLA drew other negatives, other
+    noise, than the same step without it, and runs of one seed parted after a few steps
+    (``benchmarks/README.md``). Here the bits are drawn as integers (identical under XLA) and
+    converted as the kernels convert them: the numbers equal ``stateless_uniform``'s without
+    XLA, bit for bit, and are the same under XLA.
+    """
+    bits = tf.random.stateless_uniform(
+        shape, seed, minval=None, maxval=None, dtype=tf.uint32, alg=alg
+    )
+    mantissa = tf.bitwise.bitwise_or(
+        tf.bitwise.bitwise_and(bits, tf.constant(0x7FFFFF, tf.uint32)),
+        tf.constant(0x3F800000, tf.uint32),  # the exponent of [1, 2)
+    )
+    return tf.bitcast(mantissa, tf.float32) - 1.0
+
+
+def portable_normal(shape, seed: tf.Tensor, alg: str = "philox") -> tf.Tensor:
+    """``tf.random.stateless_normal(shape, seed, alg=alg)``, the same with and without XLA (to
+    a unit in the last place: ``log``, ``sin`` and ``cos`` may round differently).
+
+    Box-Muller on pairs of :func:`portable_uniform` numbers, as TensorFlow's kernels do it: the
+    uniforms ``(u, v)`` of positions ``2k, 2k + 1`` give ``r sin(2 pi v)`` and ``r cos(2 pi v)``
+    at those positions, ``r = sqrt(-2 log max(u, 1e-7))``.
+    """
+    shape = tf.convert_to_tensor(shape, tf.int32)
+    size = tf.reduce_prod(shape)
+    pairs = portable_uniform(tf.reshape((size + 1) // 2, [1]) * [2], seed, alg)
+    pairs = tf.reshape(pairs, [-1, 2])
+    radius = tf.sqrt(-2.0 * tf.math.log(tf.maximum(pairs[:, 0], 1e-7)))
+    angle = tf.cast(2.0 * np.pi * tf.cast(pairs[:, 1], tf.float64), tf.float32)
+    normal = tf.reshape(tf.stack([tf.sin(angle) * radius, tf.cos(angle) * radius], axis=1), [-1])
+    return tf.reshape(normal[:size], shape)
 
 
 def replica_randint(
