@@ -1,4 +1,4 @@
-"""Running one training step on many replicas: per-replica random streams and replica ids.
+"""Running a model's own training step on many replicas, and an epoch of it as one call.
 
 Under a ``tf.distribute`` strategy every replica runs the same ``train_step`` on its slice of the
 global batch. Random numbers drawn in the step (negatives, noise, masks) must differ between
@@ -8,11 +8,18 @@ draws the same stream for the *global* batch from the shared seed and keeps the 
 examples, so replica ``r`` gets exactly the numbers a single device would draw for examples
 ``[r * B, (r + 1) * B)`` (batches are split into consecutive equal slices, as
 ``experimental_distribute_dataset`` does).
+
+:func:`fit_with_strategy` drives a model's epochs -- the training engine's one call per epoch
+(:mod:`advrec.engine`) or a ``tf.data`` iterator -- with Keras callbacks where Keras' ``fit``
+cannot go.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -35,17 +42,58 @@ def replica_uniform(
 
     ``shape[0]`` is this replica's batch size; the draw is made for the global batch with the
     seed generator's next seed (Philox, which XLA compiles cheaply; ThreeFry costs tens of
-    milliseconds per step on a CPU) and this replica's rows are returned.
+    milliseconds per step on a CPU) and this replica's rows are returned. The numbers are the
+    same with and without XLA (:func:`portable_uniform`).
     """
-    return _replica_slice(tf.random.stateless_uniform, shape, seed_generator)
+    return _replica_slice(portable_uniform, shape, seed_generator)
 
 
 def replica_normal(
     shape: tuple[tf.Tensor | int, ...], seed_generator: keras.random.SeedGenerator
 ) -> tf.Tensor:
     """float32 ``shape`` standard normal: this replica's slice of one global draw (as
-    :func:`replica_uniform`)."""
-    return _replica_slice(tf.random.stateless_normal, shape, seed_generator)
+    :func:`replica_uniform`; the same numbers with and without XLA, :func:`portable_normal`)."""
+    return _replica_slice(portable_normal, shape, seed_generator)
+
+
+def portable_uniform(shape, seed: tf.Tensor, alg: str = "philox") -> tf.Tensor:
+    """``tf.random.stateless_uniform(shape, seed, alg=alg)``, computed so that XLA gives the
+    same numbers as TensorFlow's own kernels.
+
+    Both draw the same Philox bits for a seed, but turn them into floats differently: the CPU
+    and GPU kernels put a ``uint32``'s low 23 bits into the mantissa of a float in ``[1, 2)`` and
+    subtract 1, XLA scales its high bits. So a step compiled with XLA drew other negatives, other
+    noise, than the same step without it, and runs of one seed parted after a few steps
+    (``benchmarks/README.md``). Here the bits are drawn as integers (identical under XLA) and
+    converted as the kernels convert them: the numbers equal ``stateless_uniform``'s without
+    XLA, bit for bit, and are the same under XLA.
+    """
+    bits = tf.random.stateless_uniform(
+        shape, seed, minval=None, maxval=None, dtype=tf.uint32, alg=alg
+    )
+    mantissa = tf.bitwise.bitwise_or(
+        tf.bitwise.bitwise_and(bits, tf.constant(0x7FFFFF, tf.uint32)),
+        tf.constant(0x3F800000, tf.uint32),  # the exponent of [1, 2)
+    )
+    return tf.bitcast(mantissa, tf.float32) - 1.0
+
+
+def portable_normal(shape, seed: tf.Tensor, alg: str = "philox") -> tf.Tensor:
+    """``tf.random.stateless_normal(shape, seed, alg=alg)``, the same with and without XLA (to
+    a unit in the last place: ``log``, ``sin`` and ``cos`` may round differently).
+
+    Box-Muller on pairs of :func:`portable_uniform` numbers, as TensorFlow's kernels do it: the
+    uniforms ``(u, v)`` of positions ``2k, 2k + 1`` give ``r sin(2 pi v)`` and ``r cos(2 pi v)``
+    at those positions, ``r = sqrt(-2 log max(u, 1e-7))``.
+    """
+    shape = tf.convert_to_tensor(shape, tf.int32)
+    size = tf.reduce_prod(shape)
+    pairs = portable_uniform(tf.reshape((size + 1) // 2, [1]) * [2], seed, alg)
+    pairs = tf.reshape(pairs, [-1, 2])
+    radius = tf.sqrt(-2.0 * tf.math.log(tf.maximum(pairs[:, 0], 1e-7)))
+    angle = tf.cast(2.0 * np.pi * tf.cast(pairs[:, 1], tf.float64), tf.float32)
+    normal = tf.reshape(tf.stack([tf.sin(angle) * radius, tf.cos(angle) * radius], axis=1), [-1])
+    return tf.reshape(normal[:size], shape)
 
 
 def replica_randint(
@@ -163,27 +211,32 @@ def keras_fit_works_under(strategy: tf.distribute.Strategy) -> bool:
 
 def fit_with_strategy(
     model: keras.Model,
-    data: tf.data.Dataset,
+    data: tf.data.Dataset | None,
     epochs: int,
     steps_per_epoch: int,
     callbacks=(),
     verbose: int = 0,
+    run_epoch: Callable[[int], dict] | None = None,
 ) -> keras.callbacks.History:
     """Trains ``model`` with its own ``train_step`` under its strategy, where ``fit`` cannot.
 
-    A scheduler around the model's step, not a second step: each epoch runs ``steps_per_epoch``
-    calls of ``strategy.run(model.train_step, ...)`` inside one ``tf.function`` over the
-    distributed ``data`` (which is split among replicas exactly as ``fit`` splits it: each global
-    batch into consecutive per-replica slices), reduces the step's logs over replicas, and drives
-    the same Keras callbacks as ``fit`` (validation, early stopping, checkpoints, progress bar), so
-    ``model.stop_training`` and ``model.history`` behave as after ``fit``.
+    A scheduler around the model's step, not a second step, driving the same Keras callbacks as
+    ``fit`` (validation, early stopping, checkpoints, progress bar), so ``model.stop_training``
+    and ``model.history`` behave as after ``fit``. An epoch is either ``run_epoch(epoch)`` (the
+    training engine's one call, :class:`advrec.engine.EpochFunction`, which returns the epoch's
+    logs), or ``steps_per_epoch`` calls of ``strategy.run(model.train_step, ...)`` inside one
+    ``tf.function`` over the distributed ``data`` (split among replicas exactly as ``fit``
+    splits it: each global batch into consecutive per-replica slices), whose logs are reduced
+    over replicas.
 
     Args:
         model: a compiled model created (with its optimizer) in ``strategy.scope()``.
-        data: global batches; repeated here if finite, so one iterator serves every epoch.
+        data: global batches, repeated here if finite, so one iterator serves every epoch; or
+            ``None`` with ``run_epoch``.
         epochs, steps_per_epoch: how long to train.
         callbacks: Keras callbacks.
         verbose: 0 silent, 1 progress bar.
+        run_epoch: trains epoch ``e`` (0-based) and returns its logs; replaces ``data``.
 
     Returns:
         The ``History`` callback (also ``model.history``).
@@ -191,20 +244,26 @@ def fit_with_strategy(
     strategy = model.distribute_strategy
     if getattr(model, "optimizer", None) is None:
         raise ValueError("compile the model (in strategy.scope()) before training it.")
+    if (data is None) == (run_epoch is None):
+        raise ValueError("give fit_with_strategy either data or run_epoch.")
     with strategy.scope():
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-    iterator = iter(strategy.experimental_distribute_dataset(data.repeat()))
+    if run_epoch is None:
+        iterator = iter(strategy.experimental_distribute_dataset(data.repeat()))
 
-    @tf.function
-    def one_epoch(iterator):
-        logs = strategy.run(model.train_step, args=(next(iterator),))
-        for _ in tf.range(steps_per_epoch - 1):
+        @tf.function
+        def one_epoch(iterator):
             logs = strategy.run(model.train_step, args=(next(iterator),))
-        return {
-            name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-            for name, value in logs.items()
-        }
+            for _ in tf.range(steps_per_epoch - 1):
+                logs = strategy.run(model.train_step, args=(next(iterator),))
+            return {
+                name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                for name, value in logs.items()
+            }
+
+        def run_epoch(epoch: int) -> dict:
+            return one_epoch(iterator)
 
     callback_list = keras.callbacks.CallbackList(
         list(callbacks),
@@ -218,11 +277,11 @@ def fit_with_strategy(
     model.stop_training = False
     model._initial_epoch = None
     callback_list.on_train_begin()
-    # As in fit: BackupAndRestore sets the epoch to resume from while the callbacks begin.
+    # As in fit: a backup callback sets the epoch to resume from while the callbacks begin.
     for epoch in range(model._initial_epoch or 0, epochs):
         model.reset_metrics()
         callback_list.on_epoch_begin(epoch)
-        logs = {name: float(value) for name, value in one_epoch(iterator).items()}
+        logs = {name: float(value) for name, value in run_epoch(epoch).items()}
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
             break

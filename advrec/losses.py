@@ -164,16 +164,30 @@ def gan_objective(name: str) -> tuple[DiscriminatorLoss, GeneratorLoss]:
 # --- ranking losses ---------------------------------------------------------------------------
 
 
-def bpr_loss(margin: tf.Tensor) -> tf.Tensor:
+def bpr_loss(margin: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
     """Bayesian Personalised Ranking loss ``-mean log sigmoid(x_ui - x_uj)`` (Rendle et al., 2009).
 
     Args:
         margin: float ``[B]`` score of the positive item minus the score of the negative item.
+        weights: float ``[B]`` weight of each triple (0 for a padding row); ``None``: all 1.
 
     Returns:
-        float32 scalar, computed as ``mean softplus(-margin)`` so it stays finite.
+        float32 scalar, the (weighted) mean of ``softplus(-margin)``, which stays finite.
     """
-    return tf.reduce_mean(tf.nn.softplus(-tf.cast(margin, tf.float32)))
+    return weighted_mean(tf.nn.softplus(-tf.cast(margin, tf.float32)), weights)
+
+
+def weighted_mean(values: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
+    """``sum(weights * values) / sum(weights)`` over float32 ``[B]`` ``values`` (0 when the
+    weights sum to 0); ``weights=None`` is the plain mean.
+
+    With 0/1 weights this is the mean over the rows weighted 1, so a batch padded with rows of
+    weight 0 has the loss of the batch without them.
+    """
+    if weights is None:
+        return tf.reduce_mean(values)
+    weights = tf.cast(weights, values.dtype)
+    return tf.math.divide_no_nan(tf.reduce_sum(values * weights), tf.reduce_sum(weights))
 
 
 # --- distribution ------------------------------------------------------------------------------
@@ -182,10 +196,12 @@ def bpr_loss(margin: tf.Tensor) -> tf.Tensor:
 def scale_for_replicas(loss: tf.Tensor, count: tf.Tensor | None = None) -> tf.Tensor:
     """The share of a per-replica mean ``loss`` whose gradients, summed over replicas, average.
 
-    ``loss`` is the mean over this replica's ``count`` examples. With ``count``, the result is
-    this replica's sum over the examples of the whole (global) batch, so the summed gradients
-    are exactly those of the global mean even when replicas hold different numbers of examples
-    (the last, smaller batch of an epoch; padding positions of a sequence model). Without it,
+    ``loss`` is the (weighted) mean over this replica's examples, ``count`` their number (or the
+    sum of their weights: the padding rows of a padded batch weigh 0). With ``count``, the result
+    is ``loss * count / (count summed over replicas)``, this replica's part of the mean over the
+    whole (global) batch, so the summed gradients are exactly those of the global mean even when
+    replicas hold different numbers of examples (the last batch of an epoch; padding positions of
+    a sequence model); a replica with nothing to count contributes 0. Without it,
     ``loss / replicas``, exact only for equal shares. Outside a strategy: ``loss``.
     """
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -194,4 +210,4 @@ def scale_for_replicas(loss: tf.Tensor, count: tf.Tensor | None = None) -> tf.Te
     if count is None:
         return loss / tf.cast(replicas, loss.dtype)
     count = tf.cast(count, loss.dtype)
-    return loss * count / tf.maximum(sum_over_replicas(count), 1.0)
+    return tf.math.divide_no_nan(loss * count, sum_over_replicas(count))

@@ -1,19 +1,21 @@
-"""Fitting a ranking model: ``keras.Model.fit`` plus validation by full ranking.
+"""Training a model: :func:`fit_model` (every model), :func:`fit_ranker` (plus validation).
 
+:func:`fit_model` is the one way every model trains: Keras ``fit`` (or, where ``fit`` cannot go,
+:func:`advrec.distribute.fit_with_strategy`) with the model's own ``train_step``, each epoch one
+compiled call of the training engine (:mod:`advrec.engine`) for a model that honours padded
+batches; Keras callbacks, several devices or workers, and resume (:mod:`advrec.backup`).
+:func:`fit_ranker` adds the default optimizer and the validation of a ranker:
 :class:`RankingValidation` evaluates the model on the validation pairs every few epochs and hands
 the score to Keras' own ``EarlyStopping(restore_best_weights=True)``, which keeps the best
 weights, stops after ``patience`` evaluations without improvement and restores the best weights at
-the end. :func:`fit_model` is the one way every model trains (its own ``train_step`` on
-:class:`~advrec.data.sampling.Examples`, Keras callbacks, several devices or workers, resume);
-:func:`fit_ranker` adds the default optimizer and the validation of a ranker.
-:class:`TestTrace` records test metrics per epoch, to report a paper's test-selected procedure.
+the end. :class:`TestTrace` records test metrics per epoch, to report a paper's test-selected
+procedure.
 
 Training *procedures* (which model, which schedule, which settings) are in :mod:`advrec.recipes`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -21,10 +23,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from advrec.backup import RunBackup, saved_epoch
 from advrec.data.sampling import Examples, pair_examples
 from advrec.data.splits import Split
 from advrec.distribute import fit_with_strategy, keras_fit_works_under
+from advrec.engine import epoch_function, supports_padded_batches
 from advrec.metrics import evaluate_ranking
 
 DEFAULT_LEARNING_RATE = 0.01
@@ -45,9 +50,6 @@ class RankingValidation(keras.callbacks.Callback):
         ks: cut-offs to compute.
         every: evaluate every this many epochs (and after the last one).
         patience: evaluations without improvement before stopping (``None``: never stop early).
-        backup_dir: where to keep this callback's state (history, best score and weights) after
-            each evaluation, so a run resumed with ``keras.callbacks.BackupAndRestore`` in the same
-            folder selects exactly as an uninterrupted run would (see :func:`fit_ranker`).
 
     After training, ``history`` holds ``{"epoch": [...], "ndcg@10": [...], ...}`` (and
     ``"evaluation_s"``, the seconds each evaluation took) and ``best_epoch``/``best`` the selected
@@ -61,10 +63,8 @@ class RankingValidation(keras.callbacks.Callback):
         ks: Sequence[int] = (10, 20),
         every: int = 1,
         patience: int | None = 5,
-        backup_dir: str | Path | None = None,
     ) -> None:
         super().__init__()
-        self.state_path = None if backup_dir is None else Path(backup_dir) / "validation.npz"
         if int(every) < 1:
             raise ValueError(f"every must be a positive number of epochs, got {every}.")
         if patience is not None and int(patience) < 1:
@@ -101,38 +101,27 @@ class RankingValidation(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.history = {"epoch": []}
         self.stopper.on_train_begin(logs)
-        if self.state_path is not None and self.state_path.exists():
-            self._restore()
 
-    def _save(self) -> None:
-        """Writes the history and the early-stopping state (atomically: write, then rename)."""
+    def get_state(self) -> tuple[dict, list[np.ndarray]]:
+        """``(state, best_weights)``: what a resumed run needs to select as this one would
+        (a JSON-able dict, and the best weights so far); :class:`advrec.backup.RunBackup`
+        saves it with the model's weights after every epoch."""
         stopper = self.stopper
-        weights = stopper.best_weights or []
-        arrays = {f"weight_{i}": w for i, w in enumerate(weights)}
-        arrays["state"] = np.array(
-            json.dumps(
-                {
-                    "history": self.history,
-                    "best": stopper.best,
-                    "best_epoch": stopper.best_epoch,
-                    "wait": stopper.wait,
-                    "n_weights": len(weights),
-                }  # fmt: skip
-            )
-        )
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.state_path.with_suffix(".partial.npz")
-        np.savez(partial, **arrays)
-        partial.replace(self.state_path)
+        state = {
+            "history": self.history,
+            "best": stopper.best,
+            "best_epoch": stopper.best_epoch,
+            "wait": stopper.wait,
+            "stopped_epoch": stopper.stopped_epoch,
+        }
+        return state, list(stopper.best_weights or [])
 
-    def _restore(self) -> None:
-        saved = np.load(self.state_path)
-        state = json.loads(str(saved["state"]))
+    def set_state(self, state: dict, best_weights: list[np.ndarray]) -> None:
+        """Restores what :meth:`get_state` returned."""
         self.history = state["history"]
         self.stopper.best, self.stopper.best_epoch = state["best"], state["best_epoch"]
-        self.stopper.wait = state["wait"]
-        weights = [saved[f"weight_{i}"] for i in range(state["n_weights"])]
-        self.stopper.best_weights = weights or None
+        self.stopper.wait, self.stopper.stopped_epoch = state["wait"], state["stopped_epoch"]
+        self.stopper.best_weights = list(best_weights) or None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         last_planned = epoch + 1 == self.params.get("epochs")
@@ -149,13 +138,9 @@ class RankingValidation(keras.callbacks.Callback):
             self.history.setdefault(name, []).append(value)
             logs[f"val_{name}"] = value
         self.stopper.on_epoch_end(epoch, logs)
-        if self.state_path is not None:
-            self._save()
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self.stopper.on_train_end(logs)
-        if self.state_path is not None:  # training completed: nothing left to resume
-            self.state_path.unlink(missing_ok=True)
 
 
 def fit_model(
@@ -169,9 +154,14 @@ def fit_model(
 ) -> keras.callbacks.History:
     """Trains a compiled ``model`` with its own ``train_step`` on ``examples`` for ``epochs``.
 
-    The one way every model in the library trains: Keras ``fit`` where it works, and
-    :func:`advrec.distribute.fit_with_strategy` (the same step and callbacks) under a strategy
-    ``fit`` cannot drive. Epoch ``e`` sees ``examples`` in their order for ``e``.
+    The one way every model in the library trains. Epoch ``e`` sees ``examples`` in their order
+    for ``e``. A model whose step honours padded batches (``supports_padded_batches``, see
+    :mod:`advrec.models.contract`) trains through the engine, :class:`advrec.engine.EpochFunction`:
+    each epoch is one compiled call of an in-graph loop over its padded batches (the step traced
+    once; one XLA computation on one device), run inside Keras ``fit`` (which calls it once per
+    epoch and runs the callbacks), or by :func:`advrec.distribute.fit_with_strategy` under a
+    strategy ``fit`` cannot drive. Any other model trains as ``fit`` trains it, on ``tf.data``
+    batches (:meth:`Examples.dataset`).
 
     Args:
         model: compiled (in its strategy's scope) with its optimizer(s).
@@ -180,11 +170,13 @@ def fit_model(
         validation: a :class:`RankingValidation` (early stopping, best weights), or ``None``.
         callbacks: more Keras callbacks.
         verbose: passed to ``fit`` (``"auto"``/1 a progress bar, 2 a line per epoch).
-        backup_dir: keep the training state there after every epoch (Keras'
-            ``BackupAndRestore``: weights, optimizer, random-stream state, epoch; plus the
-            validation's history and best weights). Calling again with the same arguments after
-            an interruption resumes where it stopped and ends with the same weights as an
-            uninterrupted run. The folder is emptied when training completes.
+        backup_dir: keep the run's state there after every epoch, as one atomic file
+            (:class:`advrec.backup.RunBackup`: weights, optimizer, random-stream state, epochs
+            done, the validation's history and best weights). Calling again with the same
+            arguments after an interruption at any moment resumes where it stopped and ends
+            with the same weights and history as an uninterrupted run. A damaged folder, or one
+            another run wrote, is refused with an error naming it. The folder is removed when
+            training completes.
 
     Returns:
         Keras' ``History`` (also ``model.history``).
@@ -195,27 +187,71 @@ def fit_model(
         raise ValueError(
             f"compile the {type(model).__name__} (in its strategy's scope) before training it."
         )
-    data = examples.dataset(epochs=None, first_epoch=backed_up_epoch(backup_dir))
     callbacks = [*([] if validation is None else [validation]), *callbacks]
-    if backup_dir is not None:
-        callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir)), *callbacks]
-    if keras_fit_works_under(model.distribute_strategy):
+    if backup_dir is not None:  # last: it saves what the others did at the end of each epoch
+        identity = {"examples": [len(examples), int(examples.batch_size), examples.seed]}
+        callbacks.append(RunBackup(backup_dir, validation, identity))
+    model._initial_epoch = None  # a run resumed earlier must not start this one late
+    strategy, n_batches = model.distribute_strategy, examples.batches_per_epoch
+    if supports_padded_batches(model) and not model.run_eagerly:
+        engine = epoch_function(model)
+
+        def run_epoch(epoch: int) -> dict:
+            return engine(examples, epoch)
+
+        if keras_fit_works_under(strategy):
+            return _fit_by_epochs(model, run_epoch, n_batches, int(epochs), callbacks, verbose)
+        verbose = 0 if verbose == 0 else 1
+        return fit_with_strategy(model, None, int(epochs), n_batches, callbacks, verbose, run_epoch)
+    data = examples.dataset(epochs=None, first_epoch=saved_epoch(backup_dir))
+    if keras_fit_works_under(strategy):
         return model.fit(
             data,
             epochs=int(epochs),
-            steps_per_epoch=examples.batches_per_epoch,
+            steps_per_epoch=n_batches,
             callbacks=callbacks,
             verbose=verbose,
             shuffle=False,  # the examples are shuffled each epoch by their own seed
         )
     return fit_with_strategy(
-        model,
-        data,
-        epochs=int(epochs),
-        steps_per_epoch=examples.batches_per_epoch,
-        callbacks=callbacks,
-        verbose=0 if verbose == 0 else 1,
+        model, data, int(epochs), n_batches, callbacks, verbose=0 if verbose == 0 else 1
     )
+
+
+class _EpochCursor(keras.callbacks.Callback):
+    """Remembers the epoch ``fit`` is in (a resumed run starts past 0)."""
+
+    epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+
+def _fit_by_epochs(model, run_epoch, n_batches, epochs, callbacks, verbose):
+    """Keras ``fit`` with one call of ``run_epoch(epoch)`` per epoch as its train function.
+
+    ``fit`` calls its train function once per ``steps_per_execution`` steps, so with both set to
+    the epoch's batches it calls ``run_epoch`` once per epoch and runs the callbacks around it as
+    usual. Its iterator is of a placeholder dataset that no step reads; the model's own
+    train function and ``steps_per_execution`` are restored afterwards.
+    """
+    cursor = _EpochCursor()
+    saved = model.train_function, model.steps_per_execution
+    model.train_function = lambda iterator: run_epoch(cursor.epoch)
+    model.steps_per_execution = n_batches
+    replicas = model.distribute_strategy.num_replicas_in_sync
+    placeholder = tf.data.Dataset.from_tensors(tf.zeros([replicas], tf.int32)).repeat()
+    try:
+        return model.fit(
+            placeholder,
+            epochs=epochs,
+            steps_per_epoch=n_batches,
+            callbacks=[cursor, *callbacks],
+            verbose=verbose,
+            shuffle=False,
+        )
+    finally:
+        model.train_function, model.steps_per_execution = saved
 
 
 def fit_ranker(
@@ -242,8 +278,9 @@ def fit_ranker(
     ``model.history``.
 
     An uncompiled model is compiled here with ``optimizer`` (default: Adam with
-    ``learning_rate``, 0.01 unless given), one epoch of mini-batches per call to the compiled step
-    (``steps_per_execution``) and ``jit_compile``. A model compiled by the caller keeps its own
+    ``learning_rate``, 0.01 unless given) and ``jit_compile``; it trains through
+    :func:`fit_model`, one compiled call per epoch (a model without padded batches: one epoch of
+    mini-batches per call, ``steps_per_execution``). A model compiled by the caller keeps its own
     settings, and then passing another ``optimizer`` or ``learning_rate`` here is an error rather
     than being silently ignored (its own learning rate may be passed again).
 
@@ -289,9 +326,7 @@ def fit_ranker(
             "its optimizer is used. Don't pass optimizer/learning_rate to fit_ranker for a "
             "compiled model (or leave the model uncompiled and let fit_ranker compile it)."
         )
-    validation = RankingValidation(
-        split, monitor=monitor, every=eval_every, patience=patience, backup_dir=backup_dir
-    )
+    validation = RankingValidation(split, monitor=monitor, every=eval_every, patience=patience)
     fit_model(model, examples, epochs, validation, callbacks, verbose, backup_dir)
     return validation
 
@@ -313,14 +348,6 @@ def restart_from(model: keras.Model, initial: keras.Model) -> keras.Model:
         for mine, new in zip(optimizer.variables, fresh.variables, strict=True):
             mine.assign(new)
     return model
-
-
-def backed_up_epoch(backup_dir: str | Path | None) -> int:
-    """The number of epochs a ``BackupAndRestore`` folder says were completed (0 if none)."""
-    metadata = None if backup_dir is None else Path(backup_dir) / "training_metadata.json"
-    if metadata is None or not metadata.exists():
-        return 0
-    return int(json.loads(metadata.read_text())["epoch"])
 
 
 class TestTrace(keras.callbacks.Callback):

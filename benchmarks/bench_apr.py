@@ -1,8 +1,9 @@
 """Cost of one APR (AMF) training epoch relative to one BPR-MF epoch, measured in one run.
 
-Both models train on the same ML-100K split with the same batch size and optimizer; after a
-warm-up epoch (tracing), epochs of the two models alternate, so load from other processes hits
-both alike, and the median epoch time of each is compared. Prints one JSON object; never fails
+Both models train on the same ML-100K split with the same batch size and optimizer, through
+:func:`advrec.training.fit_model` (one compiled call per epoch); after a warm-up epoch (tracing),
+epochs of the two models alternate, so load from other processes hits both alike, and the
+median epoch time of each is compared. Prints one JSON object; never fails
 on a number (the issue's target is a ratio of at most 2.5).
 
     python benchmarks/bench_apr.py [--dataset ml-100k] [--epochs 5] [--batch-size 8192]
@@ -22,10 +23,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from timing import EpochTimer  # noqa: E402
 
-from advrec.data import positive_pairs  # noqa: E402
+from advrec.data.sampling import pair_examples  # noqa: E402
 from advrec.models import BPRMF  # noqa: E402
 from advrec.models.apr import AMF  # noqa: E402
 from advrec.protocol import load_split  # noqa: E402
+from advrec.training import fit_model  # noqa: E402
 
 TARGET_RATIO = 2.5
 
@@ -40,23 +42,18 @@ def main() -> None:
     args = parser.parse_args()
 
     split = load_split(args.dataset, None, seed=0)
-    data = positive_pairs(split.train, args.batch_size, seed=0)
+    examples = pair_examples(split.train, args.batch_size, seed=0)
     models = {
         "bpr": BPRMF(split.train, seed=0),
         "apr": AMF(split.train, epsilon=args.epsilon, adversarial_weight=1.0, seed=0),
     }
     timers = {name: EpochTimer() for name in models}
-    n_batches = int(data.cardinality())
     for model in models.values():  # compiled as fit_ranker compiles them
-        model.compile(
-            optimizer=keras.optimizers.Adam(0.01),
-            jit_compile=args.jit_compile,
-            steps_per_execution=n_batches,
-        )
-        model.fit(data, epochs=1, verbose=0)  # warm-up: traces the step
+        model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=args.jit_compile)
+        fit_model(model, examples, epochs=1)  # warm-up: traces (and compiles) the epoch
     for _ in range(args.epochs):
         for name, model in models.items():
-            model.fit(data, epochs=1, verbose=0, callbacks=[timers[name]])
+            fit_model(model, examples, epochs=1, callbacks=[timers[name]])
     median = {name: float(np.median(timer.seconds)) for name, timer in timers.items()}
     ratio = median["apr"] / median["bpr"]
     print(

@@ -30,6 +30,11 @@ class Examples:
     tuple of the arrays' rows, or the rows of the single array, so Keras reads it as the input
     with no target.
 
+    The same epoch as one padded table (:meth:`padded_epoch`, what
+    :func:`advrec.distribute.epoch_function` trains on): ``[ceil(N / batch_size), slots, ...]``
+    with a 0/1 mask, the last batch filled up with masked copies of row 0, so every batch has
+    one shape and a training step is traced once.
+
     Args:
         arrays: the examples; each ``[N, ...]``.
         batch_size: examples per batch.
@@ -65,11 +70,20 @@ class Examples:
 
     def epoch_order(self, epoch: tf.Tensor | int) -> tf.Tensor:
         """int32 ``[N]``: the order in which epoch ``epoch`` (0-based) visits the examples."""
-        order = tf.range(len(self), dtype=tf.int32)
-        if not self.shuffle:
-            return order
-        pair_seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(epoch, tf.int64)])
-        return tf.random.experimental.stateless_shuffle(order, seed=pair_seed)
+        return epoch_order(len(self), self.seed if self.shuffle else None, epoch)
+
+    def slots(self, replicas: int = 1) -> int:
+        """Rows of one padded global batch: ``batch_size`` rounded up to a multiple of
+        ``replicas``, so that every replica gets the same number of rows (its slice)."""
+        return -(-int(self.batch_size) // replicas) * replicas
+
+    def padded_epoch(
+        self, epoch: tf.Tensor | int, replicas: int = 1
+    ) -> tuple[tuple[tf.Tensor, ...], tf.Tensor]:
+        """Epoch ``epoch`` as padded batches: see :func:`padded_batches`."""
+        tables = tuple(tf.constant(a) for a in self.arrays)
+        order = self.epoch_order(epoch)
+        return padded_batches(tables, order, int(self.batch_size), self.slots(replicas))
 
     def dataset(self, epochs: int | None = 1, first_epoch: int = 0) -> tf.data.Dataset:
         """The batches of epochs ``first_epoch, first_epoch + 1, ...``: ``epochs`` of them, or
@@ -95,6 +109,42 @@ class Examples:
             return tf.data.Dataset.range(n_batches).map(batch)
 
         return epoch_passes(one_epoch, n_batches, epochs, first_epoch)
+
+
+def epoch_order(n: int, seed: tf.Tensor | int | None, epoch: tf.Tensor | int) -> tf.Tensor:
+    """int32 ``[n]``: the stateless shuffle of ``range(n)`` with seed ``(seed, epoch)`` (int64
+    scalars, tensors or numbers), or ``range(n)`` itself for ``seed=None`` (no shuffling)."""
+    order = tf.range(n, dtype=tf.int32)
+    if seed is None:
+        return order
+    pair_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(order, seed=pair_seed)
+
+
+def padded_batches(
+    tables: tuple[tf.Tensor, ...], order: tf.Tensor, batch_size: int, slots: int
+) -> tuple[tuple[tf.Tensor, ...], tf.Tensor]:
+    """The rows of ``tables`` (each ``[N, ...]``) in ``order`` (int32 ``[N]``), laid out as
+    ``ceil(N / batch_size)`` batches of ``slots >= batch_size`` rows, and their mask.
+
+    Slot ``s < batch_size`` of batch ``b`` holds row ``order[b * batch_size + s]`` where that
+    exists; every other slot (the end of the last batch, and the ``slots - batch_size`` extra
+    slots that make a batch divisible among replicas) holds row 0 and is masked. Real rows thus
+    keep the positions they have in unpadded batches, and a replica's random draws for them are
+    those of one device.
+
+    Returns:
+        ``(batches, mask)``: each table as ``[n_batches, slots, ...]`` and float32
+        ``[n_batches, slots]``, 1 for a real row and 0 for padding.
+    """
+    n = int(order.shape[0])
+    n_batches = -(-n // batch_size)
+    slot = tf.range(slots, dtype=tf.int32)
+    position = tf.range(n_batches, dtype=tf.int32)[:, tf.newaxis] * batch_size + slot  # [nb, S]
+    real = tf.logical_and(slot < batch_size, position < n)
+    rows = tf.where(real, tf.gather(order, tf.minimum(position, n - 1)), 0)
+    batches = tuple(tf.gather(table, rows) for table in tables)
+    return batches, tf.cast(real, tf.float32)
 
 
 def pair_examples(train: Interactions, batch_size: int, seed: int = 0, shuffle: bool = True):
@@ -138,20 +188,28 @@ def epoch_passes(
     return batches.prefetch(2).with_options(options)
 
 
+FREE_LIST_BYTES = 64 * 2**20
+"""Largest free list :class:`NegativeSampler` keeps (64 MiB: ML-1M's takes 43 MB); above it, the
+binary search over the positives (one int32 per training pair) is used."""
+
+
 class NegativeSampler:
     """Draws, for each user, an item uniformly among the items the user has not interacted with.
 
-    Exact, loop-free and of fixed shape, so it compiles with XLA and runs on any device. For a user
-    with sorted distinct training items ``p_0 < p_1 < ... < p_{c-1}``, let ``a_k = p_k - k`` (the
-    number of non-positive items below ``p_k``). The ``r``-th non-positive item (0-based) is
+    Exact, loop-free and of fixed shape, so it compiles with XLA and runs on any device. A draw is
+    one uniform number ``u`` per user, turned into a rank ``r = floor(u * (n_items - c))`` among
+    the user's ``n_items - c`` free (non-positive) items, and the ``r``-th free item in ascending
+    order is returned. Two ways to find it, with the same result for the same ``r``:
 
-        ``r + #{k : a_k <= r}``,
-
-    because exactly the positives with ``a_k <= r`` lie below it. So one uniform draw
-    ``r in [0, n_items - c)`` and a binary search for ``r`` among the user's ``a_k`` give a uniform
-    non-positive item. The search runs a fixed ``ceil(log2(max_c + 1))`` rounds (10 for ML-100K)
-    of one gather each over a flat array of all users' ``a_k``: memory is one int32 per training
-    pair, whatever the catalogue size.
+    - **Free list** (when it fits in ``max_free_list_bytes``): every user's free items, sorted,
+      in one flat array (int16 when the item ids fit, else int32); the draw is one gather. Memory:
+      one entry per (user, free item), ``n_users * n_items - n_pairs`` in all (ML-100K: 3 MB).
+    - **Binary search** (larger catalogues): for a user with sorted distinct training items
+      ``p_0 < p_1 < ... < p_{c-1}``, let ``a_k = p_k - k`` (the number of free items below
+      ``p_k``). The ``r``-th free item is ``r + #{k : a_k <= r}``, because exactly the positives
+      with ``a_k <= r`` lie below it, so a search of a fixed ``ceil(log2(max_c + 1))`` rounds (10
+      for ML-100K) of one gather each over a flat array of all users' ``a_k`` finds it. Memory:
+      one int32 per training pair, whatever the catalogue size.
 
     Random numbers come from :func:`advrec.distribute.replica_uniform`, so under a
     ``tf.distribute`` strategy each replica draws different negatives, and the draws of ``n``
@@ -159,12 +217,17 @@ class NegativeSampler:
 
     Args:
         train: the observed pairs to avoid (a pair listed twice counts once).
+        max_free_list_bytes: the free list is used when it takes at most this much memory
+            (0: always the binary search).
+
+    Attributes:
+        method: ``"free_list"`` or ``"binary_search"``.
 
     Raises:
         ValueError: when a user has interacted with every item (no negative exists).
     """
 
-    def __init__(self, train: Interactions) -> None:
+    def __init__(self, train: Interactions, max_free_list_bytes: int = FREE_LIST_BYTES) -> None:
         self.n_items = train.n_items
         keys = np.unique(train.keys())  # sorted by (user, item)
         users = (keys // train.n_items).astype(np.int64)
@@ -177,6 +240,21 @@ class NegativeSampler:
                 f"{train.n_items} items, so no negative item exists for them; drop such users "
                 "before pairwise training."
             )
+        self._counts = tf.constant(counts.astype(np.int32))  # [n_users]
+        item_dtype = np.int16 if train.n_items <= np.iinfo(np.int16).max + 1 else np.int32
+        n_free = train.n_users * train.n_items - len(keys)
+        if n_free * np.dtype(item_dtype).itemsize <= max_free_list_bytes:
+            self.method = "free_list"
+            taken = np.zeros(train.n_users * train.n_items, bool)
+            taken[keys] = True
+            free = np.flatnonzero(~taken)  # sorted by (user, item)
+            free_counts = train.n_items - counts
+            self._free_starts = tf.constant(
+                np.concatenate([[0], np.cumsum(free_counts)[:-1]]).astype(np.int32)
+            )  # [n_users]
+            self._free = tf.constant((free % train.n_items).astype(item_dtype))  # [n_free]
+            return
+        self.method = "binary_search"
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         rank_in_user = np.arange(len(keys)) - starts[users]
         self.rounds = int(np.ceil(np.log2(counts.max() + 1))) if len(keys) else 0
@@ -184,13 +262,15 @@ class NegativeSampler:
         adjusted = np.append(items - rank_in_user, np.iinfo(np.int32).max)
         self._adjusted = tf.constant(adjusted.astype(np.int32))  # [n_pairs + 1]
         self._starts = tf.constant(starts.astype(np.int32))  # [n_users]
-        self._counts = tf.constant(counts.astype(np.int32))  # [n_users]
 
     def nth_negative(self, users: tf.Tensor, rank: tf.Tensor) -> tf.Tensor:
         """int32 ``[B]``: the ``rank``-th (0-based) item each user has not interacted with.
 
         ``users`` and ``rank`` are int32 ``[B]``, ``0 <= rank < n_items - count[user]``.
         """
+        if self.method == "free_list":
+            position = tf.gather(self._free_starts, users) + rank
+            return tf.cast(tf.gather(self._free, position), tf.int32)
         low = tf.gather(self._starts, users)
         high = low + tf.gather(self._counts, users)
         start = low

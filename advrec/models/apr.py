@@ -28,12 +28,13 @@ The paper pre-trains BPR-MF and then continues with APR from those weights; here
 
 from __future__ import annotations
 
+import keras
 import tensorflow as tf
 
 from advrec.checks import check_real
 from advrec.data.interactions import Interactions
 from advrec.distribute import sum_over_replicas
-from advrec.losses import bpr_loss
+from advrec.losses import bpr_loss, scale_for_replicas
 from advrec.models.mf import BPRMF, DEFAULT_L2, BatchRows
 
 """``(p, q_pos, q_neg, b_pos, b_neg)`` of a batch: ``[B, dim]`` factors and ``[B]`` biases."""
@@ -70,8 +71,8 @@ class AMF(BPRMF):
         adversarial_weight: λ, the weight of the BPR loss at the perturbed embeddings.
         dim, l2, init_std, seed: as for :class:`~advrec.models.BPRMF`.
 
-    ``fit`` reports ``loss`` (the total), ``clean_loss`` and ``adversarial_loss`` (both BPR,
-    without the l2 penalty) of the last batch.
+    ``fit`` reports the epoch means of ``loss`` (the total) and, while the adversarial term is
+    on, of ``clean_loss`` and ``adversarial_loss`` (both BPR, without the l2 penalty).
     """
 
     def __init__(
@@ -95,6 +96,18 @@ class AMF(BPRMF):
         super().__init__(train, dim=dim, l2=l2, init_std=init_std, seed=seed, **kwargs)
         self.epsilon = float(epsilon)
         self.adversarial_weight = float(adversarial_weight)
+        self.clean_loss_tracker = keras.metrics.Mean(name="clean_loss")
+        self.adversarial_loss_tracker = keras.metrics.Mean(name="adversarial_loss")
+
+    @property
+    def adversarial(self) -> bool:
+        """Whether the adversarial term is on (``epsilon > 0`` and ``adversarial_weight > 0``)."""
+        return self.epsilon != 0.0 and self.adversarial_weight != 0.0
+
+    @property
+    def metrics(self):
+        trackers = [self.clean_loss_tracker, self.adversarial_loss_tracker]
+        return super().metrics + (trackers if self.adversarial else [])
 
     def initialize_from(self, pretrained: BPRMF) -> AMF:
         """Copies a trained BPR-MF's factors and biases (APR's pre-training step); returns self."""
@@ -116,18 +129,25 @@ class AMF(BPRMF):
         positives: tf.Tensor,
         negatives: tf.Tensor,
         rows: BatchRows | None = None,
+        weights: tf.Tensor | None = None,
     ) -> tuple[tuple[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]:
         """``Δ`` for the batch's user, positive and negative rows (each ``[B, dim]``), as
         constants, and the clean BPR loss (a scalar, without the l2 penalty) it was taken from.
 
-        ``rows``: the batch's rows from :meth:`gather_batch`, if already gathered.
+        ``rows``: the batch's rows from :meth:`gather_batch`, if already gathered; ``weights``:
+        float32 ``[B]`` weight of each triple (``None``: all 1; a padding row weighs 0 and moves
+        no direction). Under a ``tf.distribute`` strategy the direction is taken from each
+        replica's share of the global batch's loss (:func:`advrec.losses.scale_for_replicas`),
+        so it is the one device's even when replicas hold different numbers of triples.
         """
         rows = self.gather_batch(users, positives, negatives) if rows is None else rows
         p, q_pos, q_neg, b_pos, b_neg = (tf.stop_gradient(t) for t in rows)
+        count = tf.size(users) if weights is None else tf.reduce_sum(weights)
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch([p, q_pos, q_neg])
-            clean = bpr_loss(self.margin(p, q_pos, q_neg, b_pos, b_neg))
-        g_p, g_pos, g_neg = tape.gradient(clean, [p, q_pos, q_neg])
+            clean = bpr_loss(self.margin(p, q_pos, q_neg, b_pos, b_neg), weights)
+            share = scale_for_replicas(clean, count=count)
+        g_p, g_pos, g_neg = tape.gradient(share, [p, q_pos, q_neg])
         d_user = row_normalized_directions(users, g_p, self.n_users)
         d_items = row_normalized_directions(
             tf.concat([positives, negatives], 0), tf.concat([g_pos, g_neg], 0), self.n_items
@@ -143,23 +163,33 @@ class AMF(BPRMF):
         negatives: tf.Tensor,
         delta: tuple[tf.Tensor, tf.Tensor, tf.Tensor],
         rows: BatchRows | None = None,
+        weights: tf.Tensor | None = None,
     ) -> tf.Tensor:
-        """Scalar BPR loss at the embeddings moved by ``delta`` (differentiable in the weights)."""
+        """Scalar BPR loss at the embeddings moved by ``delta`` (differentiable in the weights),
+        the mean over the triples weighted by ``weights`` (``None``: all 1)."""
         p, q_pos, q_neg, b_pos, b_neg = (
             self.gather_batch(users, positives, negatives) if rows is None else rows
         )
         d_user, d_pos, d_neg = delta
-        return bpr_loss(self.margin(p + d_user, q_pos + d_pos, q_neg + d_neg, b_pos, b_neg))
+        margin = self.margin(p + d_user, q_pos + d_pos, q_neg + d_neg, b_pos, b_neg)
+        return bpr_loss(margin, weights)
 
-    def pairwise_loss(self, users, positives, negatives):
-        if self.epsilon == 0.0 or self.adversarial_weight == 0.0:
-            return super().pairwise_loss(users, positives, negatives)
+    def pairwise_loss(self, users, positives, negatives, weights=None):
+        if not self.adversarial:
+            return super().pairwise_loss(users, positives, negatives, weights)
         # One gather per table serves the clean and the adversarial terms, so their gradients
         # meet before the gather's backward pass (one densified embedding gradient, not two).
         rows = self.gather_batch(users, positives, negatives)
-        clean = bpr_loss(self.margin(*rows))
-        loss = clean + self.penalty(rows)  # BPR-MF's loss
-        delta, _ = self.adversarial_perturbation(users, positives, negatives, rows)
-        adversarial = self.adversarial_loss(users, positives, negatives, delta, rows)
+        clean = bpr_loss(self.margin(*rows), weights)
+        loss = clean + self.penalty(rows, weights)  # BPR-MF's loss
+        delta, _ = self.adversarial_perturbation(users, positives, negatives, rows, weights)
+        adversarial = self.adversarial_loss(users, positives, negatives, delta, rows, weights)
         total = loss + self.adversarial_weight * adversarial
-        return total, {"clean_loss": clean, "adversarial_loss": adversarial}
+        count = tf.cast(tf.size(users), tf.float32) if weights is None else tf.reduce_sum(weights)
+        self.clean_loss_tracker.update_state(clean, sample_weight=count)
+        self.adversarial_loss_tracker.update_state(adversarial, sample_weight=count)
+        return total, {
+            "clean_loss": self.clean_loss_tracker.result(),
+            "adversarial_loss": self.adversarial_loss_tracker.result(),
+        }
+

@@ -2,7 +2,9 @@
 
 A subclass defines how it scores pairs and all items; it may override
 :meth:`PairwiseRanker.pairwise_loss` (APR adds an adversarial term there) and nothing else of the
-step, so BPR-MF, APR and the privacy model train through the same ``fit``.
+step, so BPR-MF, APR and the privacy model train through the same ``fit``. The step honours a
+0/1 ``sample_weight`` per pair (the padding of :func:`advrec.training.fit_model`'s last batch), so
+these models train on padded batches (``supports_padded_batches``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from advrec.models.saving import WeightsOnly
 class PairwiseRanker(WeightsOnly, keras.Model):
     """Base class: a recommender trained on (user, positive, sampled negative) triples.
 
-    ``fit`` takes batches ``(users, positives)`` (see :func:`advrec.data.positive_pairs`); the
+    ``fit`` takes batches ``(users, positives)`` (see :func:`advrec.data.positive_pairs`),
+    optionally with a float ``[B]`` sample weight, 1 for a real pair and 0 for a padding row; the
     negatives are drawn in the step from the training pairs given here.
 
     Saved with ``save_weights`` and restored with ``load_weights`` on a model rebuilt from the
@@ -32,6 +35,11 @@ class PairwiseRanker(WeightsOnly, keras.Model):
         train: training interactions (they fix the id spaces and the negatives to avoid).
         seed: seed of the negative sampler's :class:`keras.random.SeedGenerator`.
     """
+
+    supports_padded_batches = True
+    """The step's loss is the weighted mean over the batch's pairs (:mod:`advrec.models.contract`),
+    so :func:`advrec.training.fit_model` may pad the last batch of an epoch with pairs of weight
+    0 and trace the step once."""
 
     def __init__(self, train: Interactions, seed: int = 0, **kwargs) -> None:
         if not isinstance(train, Interactions):
@@ -67,13 +75,22 @@ class PairwiseRanker(WeightsOnly, keras.Model):
         raise NotImplementedError
 
     def pairwise_loss(
-        self, users: tf.Tensor, positives: tf.Tensor, negatives: tf.Tensor
+        self,
+        users: tf.Tensor,
+        positives: tf.Tensor,
+        negatives: tf.Tensor,
+        weights: tf.Tensor | None = None,
     ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-        """Scalar training loss of a batch, and extra scalars to report. Default: plain BPR."""
+        """Scalar training loss of a batch, and extra scalars to report. Default: plain BPR.
+
+        ``users``, ``positives``, ``negatives`` are int32 ``[B]``; ``weights`` float32 ``[B]``
+        (``None``: all 1). The loss is the weighted mean over the batch's triples: a triple of
+        weight 0 (padding) changes neither the loss nor its gradient.
+        """
         margin = self.score_pairs(users, positives, training=True) - self.score_pairs(
             users, negatives, training=True
         )
-        return bpr_loss(margin), {}
+        return bpr_loss(margin, weights), {}
 
     # -- the shared step -------------------------------------------------------------------
     def call(self, inputs, training: bool = False) -> tf.Tensor:
@@ -86,14 +103,16 @@ class PairwiseRanker(WeightsOnly, keras.Model):
         return [self.loss_tracker]
 
     def train_step(self, data):
-        (users, positives), _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        (users, positives), _, weights = keras.utils.unpack_x_y_sample_weight(data)
         negatives = self.negative_sampler(users, self.seed_generator)
+        count = tf.cast(tf.size(users), tf.float32) if weights is None else tf.reduce_sum(weights)
         with tf.GradientTape() as tape:
-            loss, extras = self.pairwise_loss(users, positives, negatives)
-            scaled = scale_for_replicas(loss, count=tf.size(users))
+            loss, extras = self.pairwise_loss(users, positives, negatives, weights)
+            scaled = scale_for_replicas(loss, count=count)
         gradients = tape.gradient(scaled, self.trainable_variables)
         if not getattr(self.optimizer, "updates_touched_rows", False):
             gradients = dense_gradients(gradients, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        self.loss_tracker.update_state(loss)
+        # Weighted by the batch's real pairs: over replicas and batches, the mean over all pairs.
+        self.loss_tracker.update_state(loss, sample_weight=count)
         return {"loss": self.loss_tracker.result(), **extras}

@@ -27,14 +27,51 @@ That one method is all the shared protocol needs (:func:`advrec.protocol.evaluat
   restore, construct the same model (same class, training data and hyper-parameters) and
   ``load_weights``; the scores are then identical (a model whose variables all exist after
   ``__init__`` marks itself built there, as ``PairwiseRanker`` does, so Keras saves and loads
-  it). Optimizer state is not part of the weights file (use
-  ``keras.callbacks.BackupAndRestore`` to resume training). The whole-model ``.keras`` format
+  it). Optimizer state is not part of the weights file (to resume training, pass
+  ``backup_dir`` to :func:`advrec.training.fit_model`). The whole-model ``.keras`` format
   cannot rebuild a model from a config, since the training data is not one: ``model.save``
   says so, and weights saved from a model built for other data are refused on load
   (:mod:`advrec.models.saving`, mixed into ``PairwiseRanker``).
 
 Sequence models that score a user from their recent history, not from a user id, also provide
 ``score_histories`` (:class:`HistoryRecommender`).
+
+**Training through the engine** (:mod:`advrec.engine`). :func:`advrec.training.fit_model` runs an
+epoch of a model's ``train_step`` as one compiled call -- an in-graph loop over the epoch's
+batches, the step traced once, one XLA computation on one device -- when the model declares
+``supports_padded_batches = True``; any other model trains through Keras ``fit`` on ``tf.data``
+batches as before. Declaring it is a promise that the step keeps these rules:
+
+1. **Batches.** ``train_step(data)`` gets ``data = (x, None, sample_weight)``: ``x`` is the rows
+   of the :class:`~advrec.data.sampling.Examples` arrays (a tuple, or the single array's rows),
+   ``sample_weight`` float32 ``[B]`` is 1 for a real example and 0 for padding (the last batch
+   of an epoch is filled up with copies of example 0, and under a strategy every replica gets
+   the same number of rows). Read it with ``keras.utils.unpack_x_y_sample_weight``; outside
+   the engine it may be ``None`` (all 1).
+2. **Losses.** A padded batch must train exactly like the batch without its padding: every loss
+   term is the weighted mean over the rows (:func:`advrec.losses.weighted_mean`; BPR:
+   ``bpr_loss(margin, weights)``), and anything else the step computes from the batch --
+   counts, means over distinct users, in-batch negatives, normalisations -- ignores rows of
+   weight 0. The gradient is taken of ``scale_for_replicas(loss, count=sum(sample_weight))``,
+   so replicas' shares add up to the global batch's weighted mean whatever their share of
+   padding. A term that is already a global share (e.g. summed with
+   :func:`advrec.distribute.sum_over_replicas`) is divided by the same factor first (see
+   :meth:`advrec.models.privacy.AdversarialBPRMF.global_user_mean`).
+3. **Random numbers** per row come from :mod:`advrec.distribute` (``replica_uniform`` etc.) with
+   the padded shape: real rows keep their positions, so they draw what they would unpadded.
+4. **No variable is created in the step.** The engine builds ``model.optimizer``; a model with
+   more optimizers (a GAN's two players) builds them in ``compile``.
+5. **Logs are metrics.** After each epoch the engine reports ``model.metrics`` (reset at each
+   epoch's start, reduced over replicas); a value the step returns but no tracker holds is not
+   reported. Update trackers with ``sample_weight=count`` so that their epoch value is the mean
+   over real examples.
+6. **Loop-safe.** The step is traced once and runs once per batch inside a ``tf.while_loop``:
+   no per-batch Python side effects, no ``tf.data`` or iterator ops, static shapes, and (for
+   XLA) no ``tf.unique`` or other op without an XLA kernel.
+
+:class:`advrec.models.PairwiseRanker` (BPR-MF, AMF, the privacy model) keeps them; a test that a
+padded batch trains like the unpadded one (``tests/unit/test_engine.py``) is what to copy for a
+new model.
 """
 
 from __future__ import annotations

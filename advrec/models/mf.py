@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from advrec.checks import check_int, check_real
 from advrec.data.interactions import Interactions
-from advrec.losses import bpr_loss
+from advrec.losses import bpr_loss, weighted_mean
 from advrec.models.base import PairwiseRanker
 from advrec.models.contract import checked_users
 
@@ -109,16 +109,17 @@ class BPRMF(PairwiseRanker):
         """float32 ``[B]``: score of the positive minus score of the negative, from the rows."""
         return tf.reduce_sum(p * (q_pos - q_neg), axis=-1) + b_pos - b_neg
 
-    def penalty(self, rows: BatchRows) -> tf.Tensor:
-        """Scalar ``l2 * mean(|p|^2 + |q_pos|^2 + |q_neg|^2)`` over the batch's rows."""
+    def penalty(self, rows: BatchRows, weights: tf.Tensor | None = None) -> tf.Tensor:
+        """Scalar ``l2 * mean(|p|^2 + |q_pos|^2 + |q_neg|^2)`` over the batch's rows (weighted by
+        ``weights``, float32 ``[B]``, if given)."""
         p, q_pos, q_neg, _, _ = rows
         if not self.l2:
             return tf.constant(0.0)
-        return self.l2 * tf.reduce_mean(
-            tf.reduce_sum(p * p + q_pos * q_pos + q_neg * q_neg, axis=-1)
+        return self.l2 * weighted_mean(
+            tf.reduce_sum(p * p + q_pos * q_pos + q_neg * q_neg, axis=-1), weights
         )
 
-    def pairwise_loss(self, users, positives, negatives):
-        """BPR loss plus the l2 penalty of the batch's rows."""
+    def pairwise_loss(self, users, positives, negatives, weights=None):
+        """BPR loss plus the l2 penalty of the batch's rows (both weighted means)."""
         rows = self.gather_batch(users, positives, negatives)
-        return bpr_loss(self.margin(*rows)) + self.penalty(rows), {}
+        return bpr_loss(self.margin(*rows), weights) + self.penalty(rows, weights), {}

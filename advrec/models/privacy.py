@@ -79,10 +79,28 @@ class AttributeAdversary(keras.layers.Layer):
             layer.build(input_shape)
             input_shape = (*input_shape[:-1], layer.units)
 
-    def call(self, x: tf.Tensor, frozen: bool = False) -> tf.Tensor:
-        weight = tf.stop_gradient if frozen else tf.convert_to_tensor
-        for layer in self.dense_layers:
-            x = layer.activation(tf.matmul(x, weight(layer.kernel)) + weight(layer.bias))
+    def parameters(self) -> list[tuple[tf.Tensor, tf.Tensor]]:
+        """Each layer's ``(kernel, bias)``, read now (for :meth:`call`'s ``parameters``)."""
+        return [
+            (tf.convert_to_tensor(d.kernel), tf.convert_to_tensor(d.bias))
+            for d in self.dense_layers
+        ]
+
+    def call(
+        self,
+        x: tf.Tensor,
+        frozen: bool = False,
+        parameters: list[tuple[tf.Tensor, tf.Tensor]] | None = None,
+    ) -> tf.Tensor:
+        """Logits ``[B, n_classes]``; ``parameters`` from :meth:`parameters`, read in this call
+        if not given. A step that computes the logits twice (live and frozen) passes one read to
+        both: with a second read of the weights, some graph runs computed the frozen logits after
+        the step's update of the adversary (a race between runs, seen only in graph mode)."""
+        parameters = self.parameters() if parameters is None else parameters
+        for layer, (kernel, bias) in zip(self.dense_layers, parameters, strict=True):
+            if frozen:
+                kernel, bias = tf.stop_gradient(kernel), tf.stop_gradient(bias)
+            x = layer.activation(tf.matmul(x, kernel) + bias)
         return x
 
 
@@ -195,7 +213,9 @@ class AdversarialBPRMF(BPRMF):
     def metrics(self):
         return [self.loss_tracker, self.adversary_loss_tracker]
 
-    def privacy_losses(self, users: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def privacy_losses(
+        self, users: tf.Tensor, weights: tf.Tensor | None = None
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         """The two players' terms over the distinct users of the batch, ``users`` int32 ``[B]``.
 
         Returns ``(adversary_loss, defence_loss)``, float32 scalars: the adversary's mean
@@ -205,8 +225,9 @@ class AdversarialBPRMF(BPRMF):
         none), the confusion term over all of them. Each user counts once, however many pairs the
         batch holds: every occurrence is weighted by ``1 / (occurrences of its user)``, counted
         over the *global* batch, so the terms are those of one device under a ``tf.distribute``
-        strategy too (see :meth:`global_user_mean`). No ``tf.unique``: the step keeps static
-        shapes for XLA.
+        strategy too (see :meth:`global_user_mean`). ``weights`` (float32 ``[B]``, ``None``: all
+        1) marks padding rows with 0: they are no occurrence of their user. No ``tf.unique``: the
+        step keeps static shapes for XLA.
         """
         factors = tf.gather(self.user_factors, users)  # [B, dim]
         # [B]; an undisclosed user's -1 becomes class 0, and its occurrences weigh 0 below.
@@ -215,43 +236,63 @@ class AdversarialBPRMF(BPRMF):
         if self.objective == "reversal":
             logits = self.adversary(reverse_gradient(factors, weight))  # [B, n_classes]
             cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-            return self.global_user_mean(users, cross_entropy, self.disclosed), tf.constant(0.0)
-        logits = self.adversary(tf.stop_gradient(factors))
+            adversary_loss = self.global_user_mean(users, cross_entropy, self.disclosed, weights)
+            return adversary_loss, tf.constant(0.0)
+        parameters = self.adversary.parameters()  # one read for both logits (see its call)
+        logits = self.adversary(tf.stop_gradient(factors), parameters=parameters)
         adversary_loss = self.global_user_mean(
-            users, tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits), self.disclosed
+            users,
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits),
+            self.disclosed,
+            weights,
         )
-        frozen_logits = self.adversary(factors, frozen=True)
+        frozen_logits = self.adversary(factors, frozen=True, parameters=parameters)
         prior = tf.broadcast_to(self.attribute_prior, tf.shape(frozen_logits))
         confusion = tf.nn.softmax_cross_entropy_with_logits(prior, frozen_logits)
-        return adversary_loss, weight * self.global_user_mean(users, confusion)
+        return adversary_loss, weight * self.global_user_mean(users, confusion, None, weights)
 
     def global_user_mean(
-        self, users: tf.Tensor, values: tf.Tensor, counted: tf.Tensor | None = None
+        self,
+        users: tf.Tensor,
+        values: tf.Tensor,
+        counted: tf.Tensor | None = None,
+        weights: tf.Tensor | None = None,
     ) -> tf.Tensor:
         """Mean of ``values`` (float32 ``[B]``, one per occurrence) over the distinct users.
 
         ``counted`` (float32 ``[n_users]``, 1 or 0, default all 1) restricts the mean to the
         users marked 1: the others' occurrences weigh 0 and they do not count among the distinct
-        users; with none of them in the batch the mean is 0. Scaled like a per-replica mean
-        loss: summed over replicas after :func:`advrec.losses.scale_for_replicas`, it is the mean
-        over the global batch's users.
+        users; with none of them in the batch the mean is 0. ``weights`` (float32 ``[B]``, 1 or
+        0, default all 1): rows of weight 0 (padding) are no occurrence. Scaled like a
+        per-replica mean loss over this replica's rows of weight 1: after
+        :func:`advrec.losses.scale_for_replicas` with their count, the replicas' values sum to
+        the mean over the global batch's users, however the rows are divided among replicas.
         """
+        if weights is None:
+            weights = tf.ones_like(values)
         occurrences = sum_over_replicas(
-            tf.math.unsorted_segment_sum(tf.ones_like(values), users, self.n_users)
+            tf.math.unsorted_segment_sum(weights, users, self.n_users)
         )  # [n_users]: how often each user is in the global batch
         present = tf.cast(occurrences > 0, tf.float32)
         if counted is None:
             counted = tf.ones_like(present)
         n_distinct = tf.reduce_sum(present * counted)
-        weight = tf.gather(counted, users) / tf.gather(occurrences, users)  # [B]
-        share = tf.reduce_sum(values * weight) / tf.maximum(n_distinct, 1.0)
+        # [B]; 0 for a padding row (whose user may not occur at all: no 0 / 0).
+        weight = tf.math.divide_no_nan(
+            tf.gather(counted, users) * weights, tf.gather(occurrences, users)
+        )
+        share = tf.math.divide_no_nan(tf.reduce_sum(values * weight), n_distinct)
         _, replicas = replica_id_and_count()
-        return share * replicas
+        if replicas == 1:
+            return share
+        count = tf.reduce_sum(weights)  # undoes scale_for_replicas' count / global count
+        return tf.math.divide_no_nan(share * sum_over_replicas(count), count)
 
-    def pairwise_loss(self, users, positives, negatives):
-        recommender_loss, extras = super().pairwise_loss(users, positives, negatives)
-        adversary_loss, defence_loss = self.privacy_losses(users)
-        self.adversary_loss_tracker.update_state(adversary_loss)
+    def pairwise_loss(self, users, positives, negatives, weights=None):
+        recommender_loss, extras = super().pairwise_loss(users, positives, negatives, weights)
+        adversary_loss, defence_loss = self.privacy_losses(users, weights)
+        count = tf.cast(tf.size(users), tf.float32) if weights is None else tf.reduce_sum(weights)
+        self.adversary_loss_tracker.update_state(adversary_loss, sample_weight=count)
         extras = {**extras, "adversary_loss": self.adversary_loss_tracker.result()}
         return recommender_loss + adversary_loss + defence_loss, extras
 

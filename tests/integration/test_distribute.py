@@ -12,9 +12,11 @@ import pytest
 import tensorflow as tf
 
 from advrec.data import NegativeSampler, positive_pairs
+from advrec.data.sampling import pair_examples
 from advrec.distribute import replica_uniform
 from advrec.gan import GAN, mlp_discriminator, mlp_generator
 from advrec.models import AMF, BPRMF, AdversarialBPRMF
+from advrec.training import fit_model
 
 
 def _labels(n_users: int) -> np.ndarray:
@@ -62,6 +64,31 @@ def test_ranker_on_two_devices_matches_one_device(name, synthetic_split, two_dev
     two = _train_ranker(RANKERS[name], synthetic_split, strategy)
     for a, b in zip(one, two, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _fit_with_the_engine(make, split, strategy, batch_size=511, epochs=2):
+    """Weights and loss history of a ranker after ``epochs`` of ``fit_model`` (the engine)."""
+    with strategy.scope():
+        model = make(split.train)
+        model.compile(optimizer=keras.optimizers.SGD(0.5))
+    history = fit_model(model, pair_examples(split.train, batch_size, seed=3), epochs=epochs)
+    return [w.numpy() for w in model.weights], history.history
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(RANKERS))
+def test_the_engine_on_two_devices_matches_one_device(name, synthetic_split, two_devices):
+    # 511 pairs per batch: 512 slots, one of them padding, so each replica gets 256 rows; the
+    # last batch holds 131 real pairs, all on the first replica (the second has only padding).
+    assert len(synthetic_split.train) % 511 < 256
+    one, one_history = _fit_with_the_engine(
+        RANKERS[name], synthetic_split, tf.distribute.get_strategy()
+    )
+    two, two_history = _fit_with_the_engine(RANKERS[name], synthetic_split, two_devices)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for key, values in one_history.items():
+        assert two_history[key] == pytest.approx(values, rel=1e-5)
 
 
 def test_each_replica_draws_its_own_slice_of_the_global_stream(two_devices):

@@ -142,3 +142,28 @@ def test_negative_sampler_draws_change_between_calls(table):
     seed = keras.random.SeedGenerator(0)
     users = tf.zeros([200], tf.int32)
     assert not np.array_equal(sampler(users, seed).numpy(), sampler(users, seed).numpy())
+
+
+def test_free_list_draws_what_the_binary_search_draws():
+    # Same uniform numbers, same ranks: the two ways must return the same items.
+    table = random_table(n_users=40, n_items=30, density=0.5, seed=4)
+    free_list = NegativeSampler(table)
+    search = NegativeSampler(table, max_free_list_bytes=0)
+    assert (free_list.method, search.method) == ("free_list", "binary_search")
+    users = tf.constant(np.repeat(np.arange(table.n_users), 50), tf.int32)
+    a = free_list(users, keras.random.SeedGenerator(3)).numpy()
+    b = search(users, keras.random.SeedGenerator(3)).numpy()
+    np.testing.assert_array_equal(a, b)
+    free = np.diff(np.append(free_list._free_starts.numpy(), len(free_list._free)))
+    ranks = np.concatenate([np.arange(f) for f in free]).astype(np.int32)  # every (user, rank)
+    owners = np.repeat(np.arange(table.n_users), free).astype(np.int32)
+    np.testing.assert_array_equal(
+        free_list.nth_negative(owners, ranks).numpy(), search.nth_negative(owners, ranks).numpy()
+    )
+
+
+def test_free_list_falls_back_to_the_binary_search_above_its_memory_limit():
+    table = random_table(n_users=40, n_items=30, density=0.5)
+    n_free = 40 * 30 - len(table)
+    assert NegativeSampler(table, max_free_list_bytes=2 * n_free).method == "free_list"  # int16
+    assert NegativeSampler(table, max_free_list_bytes=2 * n_free - 1).method == "binary_search"

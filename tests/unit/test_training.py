@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -85,47 +87,126 @@ def test_fit_model_refuses_an_uncompiled_model_and_fractional_epochs(synthetic_s
 
 
 class _Interrupt(keras.callbacks.Callback):
-    def __init__(self, at_epoch: int) -> None:
+    """Raises at the start of an epoch or at its end (before the backup saves it)."""
+
+    def __init__(self, at_epoch: int, where: str = "begin") -> None:
         super().__init__()
-        self.at_epoch = at_epoch
+        self.at_epoch, self.where = at_epoch, where
 
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.at_epoch:
+        if self.where == "begin" and epoch == self.at_epoch:
+            raise KeyboardInterrupt("simulated interruption")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.where == "end" and epoch == self.at_epoch:
             raise KeyboardInterrupt("simulated interruption")
 
 
-@pytest.mark.slow  # three fits
-def test_an_interrupted_run_resumes_to_the_same_weights(synthetic_split, tmp_path):
-    def run(callbacks=()):
-        model = BPRMF(synthetic_split.train, dim=4, seed=2)
-        validation = fit_ranker(
-            model,
-            synthetic_split,
-            epochs=5,
-            batch_size=512,
-            patience=2,
-            seed=2,
-            verbose=0,
-            callbacks=callbacks,
-            backup_dir=tmp_path / "backup",
-        )
-        return model, validation
+def _resumable_run(split, backup, callbacks=(), dim=4, batch_size=512):
+    model = BPRMF(split.train, dim=dim, l2=0.0, seed=2)
+    validation = fit_ranker(  # stops early: best epoch 4 of 5 run (of 8 planned)
+        model,
+        split,
+        epochs=8,
+        batch_size=batch_size,
+        learning_rate=0.1,
+        patience=1,  # the setting under which a repeated epoch changed the selection (issue 24)
+        seed=2,
+        verbose=0,
+        callbacks=callbacks,
+        backup_dir=backup,
+    )
+    return model, validation
 
-    reference, reference_validation = run()
+
+def _kill_on_call(monkeypatch, target: str, call: int, after: bool = False):
+    """Makes ``advrec.backup.<target>`` raise on its ``call``-th call (before or after it runs)."""
+    import advrec.backup
+
+    module, name = (advrec.backup.os, "replace") if target == "replace" else (advrec.backup, target)
+    original, calls = getattr(module, name), []
+
+    def dying(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call and not after:
+            if target == "write_state":  # half a file, as a process killed while writing leaves
+                folder = args[0]
+                (folder / "state.npz.partial").write_bytes(b"PK\x03\x04 half a zip")
+            raise KeyboardInterrupt("simulated kill")
+        result = original(*args, **kwargs)
+        if len(calls) == call:
+            raise KeyboardInterrupt("simulated kill")
+        return result
+
+    monkeypatch.setattr(module, name, dying)
+
+
+KILLS = {
+    "during an epoch": lambda mp: [_Interrupt(3)],
+    "after validation, before the save": lambda mp: [_Interrupt(2, "end")],
+    "while writing the state": lambda mp: _kill_on_call(mp, "write_state", 3) or [],
+    "before the rename": lambda mp: _kill_on_call(mp, "replace", 3) or [],
+    "after the rename": lambda mp: _kill_on_call(mp, "replace", 3, after=True) or [],
+    "at the end, before the folder is removed": lambda mp: (
+        _kill_on_call(mp, "remove_backup", 1) or []
+    ),
+}
+
+
+@pytest.mark.slow  # two fits per case
+@pytest.mark.parametrize("kill", sorted(KILLS))
+def test_a_run_killed_at_any_moment_resumes_to_the_same_weights(
+    kill, synthetic_split, tmp_path, monkeypatch
+):
+    reference, reference_validation = _resumable_run(synthetic_split, tmp_path / "reference")
+    assert not (tmp_path / "reference").exists()  # a finished run leaves nothing
     backup = tmp_path / "backup"
-    assert not backup.exists() or not any(backup.iterdir())  # a finished run leaves nothing
-    with pytest.raises(KeyboardInterrupt):
-        run(callbacks=[_Interrupt(at_epoch=3)])
-    resumed, resumed_validation = run()
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        _resumable_run(synthetic_split, backup, callbacks=KILLS[kill](patch))
+    resumed, resumed_validation = _resumable_run(synthetic_split, backup)
 
     def scores(history):
         return {k: v for k, v in history.items() if k != "evaluation_s"}  # timings differ
 
     assert scores(resumed_validation.history) == scores(reference_validation.history)
+    assert reference_validation.history["epoch"] == [1, 2, 3, 4, 5]  # stopped early
     assert resumed_validation.best_epoch == reference_validation.best_epoch
     for a, b in zip(resumed.weights, reference.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
-    assert int(resumed.optimizer.iterations.numpy()) == int(reference.optimizer.iterations)
+    assert not backup.exists()
+
+
+def _interrupted_backup(split, tmp_path) -> Path:
+    backup = tmp_path / "backup"
+    with pytest.raises(KeyboardInterrupt):
+        _resumable_run(split, backup, callbacks=[_Interrupt(2)])
+    assert (backup / "state.npz").exists()
+    return backup
+
+
+def test_a_damaged_backup_is_refused_naming_the_folder(synthetic_split, tmp_path):
+    from advrec.backup import BackupError
+
+    backup = _interrupted_backup(synthetic_split, tmp_path)
+    state = backup / "state.npz"
+    state.write_bytes(state.read_bytes()[:200])  # truncated
+    with pytest.raises(BackupError, match=f"{backup}.*Delete the folder"):
+        _resumable_run(synthetic_split, backup)
+    state.write_text("{not a zip}")
+    with pytest.raises(BackupError, match=f"{backup}.*Delete the folder"):
+        _resumable_run(synthetic_split, backup)
+
+
+def test_a_backup_of_another_run_is_refused_naming_the_folder(synthetic_split, tmp_path):
+    from advrec.backup import BackupError
+
+    backup = _interrupted_backup(synthetic_split, tmp_path)
+    with pytest.raises(BackupError, match=f"{backup} was written by another .*delete the folder"):
+        _resumable_run(synthetic_split, backup, dim=8)  # another model
+    with pytest.raises(BackupError, match="examples"):
+        _resumable_run(synthetic_split, backup, batch_size=256)  # another training setup
+    _resumable_run(synthetic_split, backup)  # the run itself still resumes
+    assert not backup.exists()
 
 
 @pytest.mark.slow  # three fits
