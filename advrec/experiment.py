@@ -214,6 +214,34 @@ def paired_family(
     }
 
 
+def verdict_stability(
+    pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]], alpha: float = 0.05
+) -> dict[str, float]:
+    """How much a family's verdicts hang on single seeds: for each comparison of
+    :func:`paired_family`, the share of the leave-one-seed-out families (the whole family
+    recomputed without seed ``i``, for every ``i``) whose verdict equals the full family's --
+    the same decision at level ``alpha`` after Holm's correction and, when significant, the same
+    sign. 1.0 means no single seed decides it."""
+    full = paired_family(pairs)
+    n = len(next(iter(pairs.values()))[0])
+    if n < 3:
+        raise ValueError(f"leaving a seed out needs at least 3 seeds, got {n}.")
+
+    def decision(test: PairedComparison) -> tuple[bool, float]:
+        significant = test.significant(alpha)
+        return significant, float(np.sign(test.mean_difference)) if significant else 0.0
+
+    agree = dict.fromkeys(pairs, 0)
+    for left_out in range(n):
+        keep = [i for i in range(n) if i != left_out]
+        reduced = paired_family(
+            {k: (np.asarray(a)[keep], np.asarray(b)[keep]) for k, (a, b) in pairs.items()}
+        )
+        for name in pairs:
+            agree[name] += decision(reduced[name]) == decision(full[name])
+    return {name: count / n for name, count in agree.items()}
+
+
 def family_table(family: Mapping[str, PairedComparison], digits: int = 4) -> str:
     """A Markdown table of a :func:`paired_family`: per comparison the mean difference ± std,
     wins and losses, the t-test's p-value, Holm's adjusted p-value and the sign test's."""

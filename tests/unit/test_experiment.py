@@ -16,6 +16,7 @@ from advrec.experiment import (
     paired_family,
     results_table,
     run_seeds,
+    verdict_stability,
 )
 from advrec.metrics import evaluate_ranking
 from advrec.models import EASE
@@ -241,3 +242,18 @@ def test_a_family_corrects_the_verdicts_for_the_number_of_comparisons():
     assert "no significant difference" in family["nudged"].verdict("a", "b")
     table = family_table(family)
     assert table.count("\n") == 11 and "| strong |" in table
+
+
+def test_verdict_stability_finds_verdicts_that_one_seed_decides():
+    base = np.linspace(0.2, 0.3, 10)
+    clear = base + 0.02 + np.linspace(-0.002, 0.002, 10)
+    knife_edge = base.copy()
+    knife_edge[0] += 0.05  # one seed carries the whole difference
+    stability = verdict_stability({"clear": (clear, base), "edge": (knife_edge, base)})
+    assert stability["clear"] == 1.0
+    assert stability["edge"] == 1.0  # never significant, with or without seed 0
+    close = base + np.r_[0.002, 0.002, 0.002, 0.002, 0.0, 0.0, 0.0, 0.0, 0.0, 0.01]  # p about 0.09
+    shaky = verdict_stability({"close": (close, base)})["close"]
+    assert 0.0 < shaky < 1.0  # dropping the last seed makes it significant
+    with pytest.raises(ValueError, match="at least 3"):
+        verdict_stability({"x": ([0.1, 0.2], [0.1, 0.3])})
