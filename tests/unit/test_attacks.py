@@ -223,6 +223,4 @@ def test_the_random_control_moves_every_row_by_the_budget_and_hurts_less(
     assert curves["random"]["ndcg@10"][1] > curves["fgsm"]["ndcg@10"][1]
     score_fn = attacks.attacked_score_all(model, train, 0.0, method="random")
     users = tf.constant([0, 1])
-    np.testing.assert_allclose(
-        score_fn(users).numpy(), model.score_all(users).numpy(), atol=1e-6
-    )
+    np.testing.assert_allclose(score_fn(users).numpy(), model.score_all(users).numpy(), atol=1e-6)
