@@ -124,7 +124,8 @@ def _stored_runs() -> dict[str, StoredRun]:
             seeds=tuple(range(20)),
             prefix=(("pretrain__epochs", 3), ("arms", ())),
         ),
-        # The privacy chapter (book/privacy.ipynb) runs a live prefix of seed 0 and reads these twenty seeds.
+        # The privacy chapter (book/privacy.ipynb) runs a live prefix of seed 0 and reads these
+        # twenty seeds.
         StoredRun(
             "privacy-ml100k",
             "privacy",
