@@ -6,6 +6,8 @@
   (and only reported in a smoke run on synthetic data, where no result claim is expected to hold).
 - :func:`show_config` -- a recipe's settings, with where each default comes from.
 - :func:`plot_stored_curves` -- the validation curves of a stored run, one line per seed.
+- :func:`show_error` -- runs code that is expected to fail (e.g. the source article's, as
+  printed) and shows the error it raises.
 """
 
 from __future__ import annotations
@@ -68,6 +70,17 @@ def plot_stored_curves(ax, result, phase: str, metric: str, label: str, color=No
             ax.plot([best], [history[metric][at]], "o", color=line.get_color(), markersize=4)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"validation {metric}")
+
+
+def show_error(call: Callable[[], Any]) -> Exception:
+    """Calls ``call()``, prints the exception it raises (type and the start of its message) and
+    returns it; raises ``AssertionError`` when it raises none (the chapter expected a failure)."""
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - whatever the code shown raises is the point
+        print(f"{type(error).__name__}: {str(error)[:200]}")
+        return error
+    raise AssertionError("the code was expected to fail here, but it ran")
 
 
 def source_without_docstring(function: Callable) -> str:

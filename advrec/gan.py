@@ -1,4 +1,7 @@
-"""A generative adversarial network as a Keras 3 model with a custom ``train_step``.
+"""A generative adversarial network as a Keras 3 model with a custom ``train_step``, and the
+two-player pattern (:class:`TwoPlayerModel`) every adversarial game of the library shares; with
+:class:`GeneratorSnapshots` (a generator's samples during training) and
+:func:`generator_gradient_norm` (how much a generator loss moves the generator).
 
 Each call of ``train_step`` plays the game of Goodfellow et al. (2014, Algorithm 1) once:
 ``discriminator_steps`` updates of the discriminator on the real batch and fresh fakes, then
@@ -22,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from advrec.distribute import dense_gradients, replica_normal
@@ -310,6 +314,32 @@ class GAN(TwoPlayerModel, keras.Model):
             self.report(d_loss=d_loss, d_real=d_real, d_fake=d_fake)
         g_loss = self.generator_step(tf.shape(real)[0])
         return self.report(g_loss=g_loss)
+
+
+class GeneratorSnapshots(keras.callbacks.Callback):
+    """Keeps the generator's samples from fixed ``noise`` ``(n, latent_dim)`` after each epoch of
+    ``epochs`` (1-based): ``samples[epoch]`` is a numpy array ``(n, *data_shape)``, so snapshots
+    differ only because the generator changed."""
+
+    def __init__(self, noise, epochs=()) -> None:
+        super().__init__()
+        self.noise, self.epochs, self.samples = noise, set(epochs), {}
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if epoch + 1 in self.epochs:
+            self.samples[epoch + 1] = np.asarray(self.model.generator(self.noise, training=False))
+
+
+def generator_gradient_norm(gan: GAN, noise, loss=None) -> float:
+    """Global l2 norm of the gradient of a generator loss w.r.t. the generator's weights, on the
+    fakes made from ``noise`` ``(n, latent_dim)``; ``loss(fake_logits)`` defaults to the GAN's
+    own (e.g. :func:`advrec.losses.minimax_generator_loss`)."""
+    loss = gan.generator_loss if loss is None else loss
+    with tf.GradientTape() as tape:
+        fake_logits = gan.discriminator(gan.generator(noise, training=True), training=True)
+        value = loss(fake_logits)
+    gradients = tape.gradient(value, gan.generator.trainable_variables)
+    return float(tf.linalg.global_norm(gradients))
 
 
 def _with_loss_scaling(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:

@@ -3,7 +3,12 @@ from the training code in :mod:`advrec.gan`.
 
 - :func:`ring_of_gaussians` / :func:`ring_centers` -- the mode-collapse benchmark (a mixture of
   Gaussians on a circle) and :func:`mode_coverage`, how many of its modes a generator covers;
-- :func:`frechet_distance` -- the FID formula between two feature sets.
+- :func:`frechet_distance` -- the FID formula between two feature sets;
+- the game on a finite set of points, where everything has a closed form:
+  :func:`game_value` ``V(D, G)``, :func:`optimal_discriminator` ``D*``,
+  :func:`value_at_optimal_discriminator` ``C(G) = max_D V``, and the divergences it equals,
+  :func:`kl_divergence` and :func:`jensen_shannon`;
+- :func:`mosaic` -- a batch of small images as one image, to look at.
 """
 
 from __future__ import annotations
@@ -95,3 +100,66 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     trace_sqrt = np.sum(np.sqrt(np.clip(eigenvalues.real, 0.0, None)))
     distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt
     return float(max(distance, 0.0))
+
+
+def _distribution(p: np.ndarray, name: str) -> np.ndarray:
+    p = np.asarray(p, np.float64)
+    if p.ndim != 1 or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
+        raise ValueError(f"{name} must be a 1-D probability vector (>= 0, summing to 1).")
+    return p
+
+
+def kl_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """``KL(p || q) = sum_x p(x) log(p(x) / q(x))`` of two distributions over the same points,
+    with ``0 log 0 = 0``; ``inf`` where ``p`` has mass and ``q`` has none."""
+    p, q = _distribution(p, "p"), _distribution(q, "q")
+    support = p > 0
+    if np.any(q[support] == 0):
+        return float("inf")
+    return float(np.sum(p[support] * np.log(p[support] / q[support])))
+
+
+def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
+    """``JSD(p || q) = KL(p || m) / 2 + KL(q || m) / 2`` with ``m = (p + q) / 2``; between 0
+    (equal) and ``log 2`` (disjoint supports)."""
+    m = (np.asarray(p, np.float64) + np.asarray(q, np.float64)) / 2
+    return 0.5 * kl_divergence(p, m) + 0.5 * kl_divergence(q, m)
+
+
+def game_value(d: np.ndarray, p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
+    """``V(D, G) = sum_x p_data(x) log D(x) + p_g(x) log(1 - D(x))`` for discriminators ``d``
+    of shape ``(..., points)`` with values in (0, 1); returns shape ``(...)``."""
+    d = np.asarray(d, np.float64)
+    return np.sum(np.asarray(p_data) * np.log(d) + np.asarray(p_g) * np.log1p(-d), axis=-1)
+
+
+def optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
+    """``D*(x) = p_data(x) / (p_data(x) + p_g(x))`` (Goodfellow et al., 2014), and 1/2 where
+    neither distribution has mass."""
+    p_data, p_g = _distribution(p_data, "p_data"), _distribution(p_g, "p_g")
+    total = p_data + p_g
+    return np.divide(p_data, total, out=np.full_like(total, 0.5), where=total > 0)
+
+
+def value_at_optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> float:
+    """``C(G) = max_D V(D, G) = V(D*, G)``, computed with ``0 log 0 = 0`` (where a distribution
+    has no mass, ``D*`` is 0 or 1 and its term vanishes). It equals
+    ``-log 4 + 2 JSD(p_data || p_g)``."""
+    d_star = optimal_discriminator(p_data, p_g)
+    p_data, p_g = np.asarray(p_data, np.float64), np.asarray(p_g, np.float64)
+    real = np.where(p_data > 0, p_data * np.log(np.where(p_data > 0, d_star, 1.0)), 0.0)
+    fake = np.where(p_g > 0, p_g * np.log(np.where(p_g > 0, 1 - d_star, 1.0)), 0.0)
+    return float(np.sum(real + fake))
+
+
+def mosaic(batch: np.ndarray, rows: int = 6) -> np.ndarray:
+    """``rows * rows`` images ``(n, h, w, 1)`` (values in [-1, 1], ``n >= rows**2``) as one
+    ``(rows * (h + 2), rows * (w + 2))`` image, the tiles separated by a blank border."""
+    batch = np.asarray(batch)
+    if batch.ndim != 4 or batch.shape[-1] != 1 or len(batch) < rows * rows:
+        raise ValueError(
+            f"give at least {rows * rows} images of shape (h, w, 1); got {batch.shape}."
+        )
+    tiles = np.pad(batch[: rows * rows, ..., 0], ((0, 0), (1, 1), (1, 1)), constant_values=-1.0)
+    h, w = tiles.shape[1:]
+    return tiles.reshape(rows, rows, h, w).transpose(0, 2, 1, 3).reshape(rows * h, rows * w)

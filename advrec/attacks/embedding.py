@@ -11,6 +11,9 @@ changed: the attacks work on copies of its tables.
 - :func:`iterative_perturbation` -- several steps of size ``α`` along the normalised gradient at
   the current perturbed point, each followed by a projection of every row back onto the ε-ball
   (projected gradient ascent, as in Madry et al., 2018).
+- :func:`random_perturbation` -- the control: every row moved by exactly the same norm in a
+  random direction (uniform on the sphere), so an attack's harm can be set against what any
+  perturbation of that size does.
 
 With ``relative=True`` the budget is a fraction of each row's own norm: row ``r`` moves by at most
 ``ε · ‖θ_r‖``, so a model cannot look robust merely by having larger embeddings (an absolute
@@ -41,6 +44,11 @@ from advrec.models.mf import BPRMF
 from advrec.protocol import evaluate_split
 
 ATTACKS = ("fgsm", "iterative")
+"""The gradient attacks."""
+CONTROLS = ("random",)
+"""Perturbations of the same size that use no gradient (the control of an attack)."""
+METHODS = ATTACKS + CONTROLS
+"""Everything :func:`attacked_score_all` and :func:`robustness_curve` accept."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +278,24 @@ def iterative_perturbation(
     return delta
 
 
+def random_perturbation(
+    model, epsilon: float, seed: int = 0, relative: bool = False
+) -> Perturbation:
+    """The control of an attack: every user and item row moved by exactly ``epsilon`` (with
+    ``relative``: ``ε · ‖θ_r‖``) in a direction drawn uniformly on the sphere, independently per
+    row (deterministic in ``seed``). Same norms as :func:`fgsm_perturbation`, no gradient."""
+    epsilon = _check_epsilon(epsilon)
+    rng = np.random.default_rng(check_seed(seed))
+    tables = FactorTables.of(model)
+
+    def directions(table: tf.Tensor) -> tf.Tensor:
+        draws = tf.constant(rng.standard_normal(table.shape.as_list()), tf.float32)
+        return tf.math.l2_normalize(draws, axis=-1)
+
+    r_users, r_items = _radii(tables, epsilon, relative)
+    return Perturbation(r_users * directions(tables.users), r_items * directions(tables.items))
+
+
 def perturbed_score_all(model, perturbation: Perturbation) -> ScoreFn:
     """``score_fn``: int32 ``[B]`` users -> float32 ``[B, n_items]`` scores of the model whose
     tables are moved by ``perturbation`` (the model itself is untouched)."""
@@ -300,16 +326,19 @@ def attacked_score_all(
     seed: int = 0,
     relative: bool = False,
 ) -> ScoreFn:
-    """The ``score_fn`` of ``model`` under the attack ``method`` (``"fgsm"`` or
-    ``"iterative"``) with budget ``epsilon`` (``relative``: see :func:`fgsm_perturbation`)."""
-    if method == "fgsm":
+    """The ``score_fn`` of ``model`` under the attack ``method`` (``"fgsm"``, ``"iterative"``, or
+    the ``"random"`` control) with budget ``epsilon`` (``relative``: see
+    :func:`fgsm_perturbation`)."""
+    if method == "random":
+        perturbation = random_perturbation(model, epsilon, seed=seed, relative=relative)
+    elif method == "fgsm":
         perturbation = fgsm_perturbation(model, train, epsilon, seed=seed, relative=relative)
     elif method == "iterative":
         perturbation = iterative_perturbation(
             model, train, epsilon, steps=steps, seed=seed, relative=relative
         )
     else:
-        raise ValueError(f"unknown attack {method!r}; choose one of {ATTACKS}.")
+        raise ValueError(f"unknown attack {method!r}; choose one of {METHODS}.")
     return perturbed_score_all(model, perturbation)
 
 
@@ -342,26 +371,30 @@ def robustness_curve(
     ks: Sequence[int] = (10,),
     relative: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Test metrics of ``model`` under the attack ``method`` at each budget in ``budgets``
-    (``relative``: each a fraction of the row norms, see :func:`fgsm_perturbation`).
+    """Test metrics of ``model`` under the attack ``method`` (one of :data:`METHODS`) at each
+    budget in ``budgets`` (``relative``: each a fraction of the row norms, see
+    :func:`fgsm_perturbation`).
 
     The attacker's triples are drawn once (``seed``) and shared by all budgets; FGSM's direction
-    does not depend on the budget, so it is computed once too.
+    does not depend on the budget, so it is computed once too, and so is the ``"random"``
+    control's (one draw from ``seed``, scaled to each budget).
 
     Returns:
         ``{metric: float64 [len(budgets)]}``, e.g. ``"ndcg@10"``, ``"recall@10"``.
     """
-    if method not in ATTACKS:
-        raise ValueError(f"unknown attack {method!r}; choose one of {ATTACKS}.")
+    if method not in METHODS:
+        raise ValueError(f"unknown attack {method!r}; choose one of {METHODS}.")
     budgets = [_check_epsilon(b) for b in budgets]
     if not budgets:
         raise ValueError("budgets is empty; give the perturbation norms, e.g. (0.1, 0.5, 1.0).")
     triples = training_triples(split.train, seed)
     if method == "fgsm":
         direction = fgsm_perturbation(model, split.train, 1.0, triples=triples, relative=relative)
+    elif method == "random":
+        direction = random_perturbation(model, 1.0, seed=seed, relative=relative)
     curve: dict[str, list[float]] = {}
     for epsilon in budgets:
-        if method == "fgsm":
+        if method in ("fgsm", "random"):
             perturbation = Perturbation(epsilon * direction.users, epsilon * direction.items)
         else:
             perturbation = iterative_perturbation(

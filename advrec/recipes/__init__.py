@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advrec.recipes.adversarial import APRConfig, run_apr
+from advrec.recipes.adversarial import APRConfig, APRStudyConfig, run_apr, run_apr_study
 from advrec.recipes.base import Recipe, Run, Tuned, config_table, setting, tune, with_settings
 from advrec.recipes.coldstart import ColdStartConfig, load_cold_start, run_cold_start
 from advrec.recipes.gan_recommenders import CFGANConfig, IRGANConfig, run_cfgan, run_irgan
+from advrec.recipes.privacy import LeakageConfig, load_private_split, run_leakage_seed
 from advrec.recipes.ranking import (
     BPRMFConfig,
     EASEConfig,
@@ -80,6 +81,27 @@ RECIPES: dict[str, Recipe] = {
             run_apr,
             load_ranking_split,
             RANKING_PROTOCOLS,
+        ),
+        Recipe(
+            "apr-study",
+            "the APR chapter's experiment on one split: one BPR-MF pre-training, then the tuned "
+            "and the released adversarial phase, each beside its epsilon = 0 control; clean, "
+            "attacked (FGSM, multi-step, random of the same norm) and list measurements, with "
+            "ItemPop and EASE^R",
+            APRStudyConfig,
+            run_apr_study,
+            load_ranking_split,
+            ("holdout",),
+        ),
+        Recipe(
+            "privacy",
+            "the privacy chapter's experiment on one split: plain BPR-MF, attribute defences and "
+            "a CFGAN's generated user vectors, each attacked by fresh classifiers within groups "
+            "of users whose labels the defence never saw",
+            LeakageConfig,
+            run_leakage_seed,
+            load_private_split,
+            ("holdout",),
         ),
         Recipe(
             "irgan",

@@ -4,7 +4,10 @@
 :func:`run_defence` trains one defended model on the labels the defence may read (the disclosed
 users'; every other user is ``UNDISCLOSED``); :func:`run_leakage` runs the privacy chapter's
 experiment on every seed: plain BPR-MF and each defence, attacked by fresh classifiers within each
-user group (:mod:`advrec.attacks.leakage`).
+user group (:mod:`advrec.attacks.leakage`). :func:`run_leakage_seed` is one seed of it as a
+recipe (``run(data, config, seed) -> Run``, data from :func:`load_private_split`), which also
+attacks the user vectors a GAN generates (CFGAN, one per user): the source article's idea of
+generated data that "mask the real distribution".
 """
 
 from __future__ import annotations
@@ -16,9 +19,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from advrec.recipes.base import Run, check_config, setting
+from advrec.recipes.gan_recommenders import CFGANConfig, run_cfgan
 from advrec.recipes.ranking import BPRMFConfig, fit_bprmf, ranker_run, run_bprmf
 
-__all__ = ["DefenceConfig", "run_defence", "run_leakage"]
+__all__ = [
+    "DefenceConfig",
+    "LeakageConfig",
+    "PrivateSplit",
+    "load_private_split",
+    "run_defence",
+    "run_leakage",
+    "run_leakage_seed",
+]
 
 
 @dataclass(frozen=True)
@@ -89,3 +101,96 @@ def run_leakage(
     return run_leakage_experiment(
         splits, labels, plain, defended, defences, shares, n_folds, trained
     )
+
+
+DEFENCES: tuple[tuple[str, str, float], ...] = (
+    ("gender", "confusion", 1.0),
+    ("gender", "confusion", 10.0),
+    ("age", "confusion", 1.0),
+    ("gender", "reversal", 1.0),
+)
+"""The privacy chapter's defended models: ``(attribute, objective, weight)``."""
+
+
+@dataclass(frozen=True)
+class LeakageConfig:
+    """One seed of the privacy chapter's experiment (:func:`run_leakage_seed`)."""
+
+    ranker: BPRMFConfig = field(default_factory=lambda: BPRMFConfig(patience=3))
+    defences: tuple[tuple[str, str, float], ...] = setting(
+        DEFENCES,
+        "(attribute, objective, weight) of every defended model",
+        "our choice: confusion at two weights for gender, one for age; reversal for contrast",
+    )
+    shares: tuple[float, float] = setting(
+        (0.5, 0.25),
+        "shares of disclosed and selection users per class; the rest is the evaluation group",
+        "our choice",
+    )
+    n_folds: int = setting(5, "cross-validation folds of every attack", "library", 2)
+    generator: CFGANConfig = field(default_factory=lambda: CFGANConfig(mode="user"))
+
+
+@dataclass(frozen=True)
+class PrivateSplit:
+    """A split and every user's private attributes: ``labels`` ``{name: int [n_users]}``."""
+
+    split: object
+    labels: dict
+
+
+def load_private_split(
+    dataset: str, data_dir: str | None, seed: int, protocol: str = "holdout", config=None
+) -> PrivateSplit:
+    """The 80/10/10 holdout of ``seed`` with every user's gender and age group
+    (:func:`advrec.attacks.inference.gender_labels`, ``age_group_labels``)."""
+    from advrec.attacks.inference import age_group_labels, gender_labels
+    from advrec.data import load_movielens, random_holdout, synthetic_movielens
+
+    if protocol != "holdout":
+        raise ValueError(f"the privacy experiment runs on the holdout split, not {protocol!r}.")
+    if dataset == "synthetic":
+        data = synthetic_movielens(seed=seed)
+    else:
+        data = load_movielens(dataset, data_dir)
+    labels = {"gender": gender_labels(data.users), "age": age_group_labels(data.users)}
+    return PrivateSplit(random_holdout(data.interactions, (0.8, 0.1, 0.1), seed=seed), labels)
+
+
+def run_leakage_seed(data: PrivateSplit, config: LeakageConfig = LeakageConfig(), seed=0) -> Run:
+    """One seed of the privacy experiment on ``data`` (:func:`load_private_split`).
+
+    Plain BPR-MF (``config.ranker``) and every defence of ``config.defences`` are attacked within
+    each user group (:func:`run_leakage`); so are the raw training interactions and the user
+    vectors a CFGAN (``config.generator``, one generated vector per user, ``G(c_u)``) makes from
+    them. Returns plain BPR-MF's :class:`Run`; ``facts["records"]`` holds the experiment's records
+    (:func:`advrec.attacks.leakage.run_leakage_experiment`), those of the generated vectors
+    (model ``"generated (CFGAN)"``) included.
+    """
+    from advrec.attacks.inference import partition_users
+    from advrec.attacks.leakage import Defence, attack_groups
+
+    check_config(config)
+    start = time.perf_counter()
+    split, labels = data.split, data.labels
+    plain = run_bprmf(split, config.ranker, seed)
+    defences = [Defence(a, o, float(w)) for a, o, w in config.defences]
+    records = run_leakage(
+        {seed: split}, labels, defences, config.ranker, config.shares, config.n_folds,
+        trained_plain={seed: plain},
+    )  # fmt: skip
+    generator = run_cfgan(split, config.generator, seed)
+    users = np.arange(split.n_users, dtype=np.int32)
+    generated = np.asarray(generator.model.generate(users))
+    for attribute, attribute_labels in labels.items():
+        partition = partition_users(attribute_labels, config.shares, seed)
+        records.append(
+            {"seed": seed, "attribute": attribute, "model": "generated (CFGAN)"}
+            | {"valid_ndcg": generator.valid["ndcg@10"], "ndcg": generator.test["ndcg@10"]}
+            | attack_groups(
+                generated, attribute_labels, partition, ("logistic",), config.n_folds, seed
+            )
+        )
+    plain.facts["records"] = records
+    plain.seconds = time.perf_counter() - start
+    return plain

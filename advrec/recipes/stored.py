@@ -96,6 +96,8 @@ def _recipe(name: str):
 
 
 def _stored_runs() -> dict[str, StoredRun]:
+    from advrec.recipes.adversarial import APRStudyConfig
+    from advrec.recipes.privacy import LeakageConfig
     from advrec.recipes.ranking import BPRMFConfig
 
     runs = (
@@ -106,6 +108,34 @@ def _stored_runs() -> dict[str, StoredRun]:
             about="BPR-MF with the library's defaults (Adam 0.01, l2 1e-2 chosen on validation, "
             "early stopping on validation NDCG@10 with patience 5) on the 80/10/10 holdout",
             prefix=(("epochs", 3),),
+        ),
+        # The APR chapter (book/apr.ipynb) chooses BPR-MF's l2 and APR's epsilon on seed 0's
+        # validation pairs live, then reads these twenty seeds for every paired comparison.
+        StoredRun(
+            "apr-study-ml100k",
+            "apr-study",
+            APRStudyConfig(),
+            about="APR chapter: one BPR-MF pre-training (l2 and the tuned phase's epsilon chosen "
+            "on seed 0's validation, book/apr.ipynb), then the tuned adversarial phase (Adam "
+            "1e-3, early stopping) and APR's released recipe (Adagrad 0.05, a fixed 40-epoch "
+            "phase, epsilon 0.5, He et al. 2018's code), each beside its epsilon = 0 control; "
+            "test NDCG@10 clean, under FGSM, 5-step PGD and random perturbations of the same "
+            "norm; ItemPop and EASE^R beside them",
+            seeds=tuple(range(20)),
+            prefix=(("pretrain__epochs", 3), ("arms", ())),
+        ),
+        # The privacy chapter (book/privacy.ipynb) runs a live prefix of seed 0 and reads these
+        # twenty seeds.
+        StoredRun(
+            "privacy-ml100k",
+            "privacy",
+            LeakageConfig(),
+            about="privacy chapter: BPR-MF (l2 1e-2, patience 3), the confusion defence at "
+            "weights 1 and 10 for gender and 1 for age, gradient reversal at weight 1, and a "
+            "user-based CFGAN's generated vectors, attacked by fresh logistic and MLP "
+            "classifiers cross-validated within disclosed, selection and evaluation users",
+            seeds=tuple(range(20)),
+            prefix=(("ranker__epochs", 3), ("defences", ()), ("generator__epochs", 1)),
         ),
     )
     return {run.name: run for run in runs}
@@ -245,6 +275,23 @@ class StoredResult:
     def valid(self, metric: str) -> np.ndarray:
         """float64 ``[n_seeds]``: the validation ``metric`` of every seed's kept model."""
         return np.array([r["valid"][metric] for r in self.document["runs"]], np.float64)
+
+    def facts_of(self, seed: int) -> dict:
+        """The ``facts`` of ``seed``'s run (:attr:`advrec.recipes.base.Run.facts`)."""
+        return self._run(seed)["facts"]
+
+    def facts(self, *path: str) -> np.ndarray:
+        """float64 ``[n_seeds, ...]``: the value at ``path`` (keys into each seed's ``facts``,
+        e.g. ``"arms", "AMF", "test", "ndcg@10"``) for every seed, in seed order."""
+        values = []
+        for run in self.document["runs"]:
+            value = run["facts"]
+            for key in path:
+                if key not in value:
+                    raise KeyError(f"seed {run['seed']}'s facts have no {key!r} at {path}.")
+                value = value[key]
+            values.append(value)
+        return np.asarray(values, np.float64)
 
     def history(self, seed: int, phase: str) -> dict[str, list[float]]:
         """The validation history of ``phase`` for ``seed``."""

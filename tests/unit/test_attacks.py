@@ -198,3 +198,29 @@ def test_attack_settings_that_would_run_silently_wrong_are_refused(synthetic_spl
         attacks.fgsm_perturbation(model, train, 0.1, negatives_per_pair=2.5)
     with pytest.raises(TypeError, match="epsilon must be a number, got True"):
         attacks.fgsm_perturbation(model, train, True)  # was a budget of 1.0
+
+
+def test_the_random_control_moves_every_row_by_the_budget_and_hurts_less(
+    model_and_train, synthetic_split
+):
+    model, train = model_and_train
+    delta = attacks.random_perturbation(model, epsilon=0.3, seed=1)
+    for moved in (delta.users.numpy(), delta.items.numpy()):
+        np.testing.assert_allclose(np.linalg.norm(moved, axis=1), 0.3, rtol=1e-5)
+    again = attacks.random_perturbation(model, epsilon=0.3, seed=1)
+    np.testing.assert_array_equal(delta.users.numpy(), again.users.numpy())
+    relative = attacks.random_perturbation(model, epsilon=0.5, seed=1, relative=True)
+    np.testing.assert_allclose(
+        np.linalg.norm(relative.items.numpy(), axis=1),
+        0.5 * np.linalg.norm(model.item_factors.numpy(), axis=1),
+        rtol=1e-4,
+    )
+    curves = {
+        method: attacks.robustness_curve(model, synthetic_split, [0.0, 1.0], method=method)
+        for method in ("fgsm", "random")
+    }
+    assert curves["random"]["ndcg@10"][0] == pytest.approx(curves["fgsm"]["ndcg@10"][0])
+    assert curves["random"]["ndcg@10"][1] > curves["fgsm"]["ndcg@10"][1]
+    score_fn = attacks.attacked_score_all(model, train, 0.0, method="random")
+    users = tf.constant([0, 1])
+    np.testing.assert_allclose(score_fn(users).numpy(), model.score_all(users).numpy(), atol=1e-6)

@@ -48,3 +48,13 @@ def test_prints(capsys):
 def test_builtin_is_refused_with_a_reason():
     with pytest.raises(TypeError, match="no source code"):
         source_without_docstring(len)
+
+
+def test_show_error_prints_and_returns_the_error_and_insists_on_one(capsys):
+    from advrec.book import show_error
+
+    error = show_error(lambda: int("x"))
+    assert isinstance(error, ValueError)
+    assert capsys.readouterr().out.startswith("ValueError: invalid literal")
+    with pytest.raises(AssertionError, match="expected to fail"):
+        show_error(lambda: 1)

@@ -8,11 +8,15 @@ from scipy import stats
 from advrec.data import Interactions, Split
 from advrec.experiment import (
     MISSING,
+    family_table,
     format_cell,
     format_mean_std,
+    holm,
     paired_comparison,
+    paired_family,
     results_table,
     run_seeds,
+    verdict_stability,
 )
 from advrec.metrics import evaluate_ranking
 from advrec.models import EASE
@@ -209,3 +213,47 @@ def test_run_seeds_refuses_runs_that_report_different_metrics():
 def test_mean_std_of_nothing_is_refused():
     with pytest.raises(ValueError, match="no values"):
         format_mean_std([])
+
+
+def test_holm_matches_the_step_down_rule_by_hand():
+    # p sorted: 0.01 (x4 = 0.04), 0.02 (x3 = 0.06), 0.03 (x2 = 0.06), 0.5 (x1 = 0.5)
+    adjusted = holm([0.03, 0.5, 0.01, 0.02])
+    np.testing.assert_allclose(adjusted, [0.06, 0.5, 0.04, 0.06])
+    assert holm([0.9, 0.9]).max() == 1.0  # capped at 1
+    assert holm([0.004]).tolist() == [0.004]  # one test: unchanged
+    with pytest.raises(ValueError, match="p-values"):
+        holm([0.1, 1.5])
+
+
+def test_a_family_corrects_the_verdicts_for_the_number_of_comparisons():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=6)
+    nudged = base + 0.05 + rng.normal(scale=0.04, size=6)  # p about 0.03 alone
+    strong = base + 1.0 + rng.normal(scale=0.01, size=6)
+    alone = paired_comparison(nudged, base)
+    assert alone.significant() and alone.adjusted_p_value is None
+    pairs = {f"null {i}": (base + rng.normal(scale=0.1, size=6), base) for i in range(8)}
+    family = paired_family(pairs | {"nudged": (nudged, base), "strong": (strong, base)})
+    assert family["nudged"].p_value == pytest.approx(alone.p_value)
+    assert family["nudged"].family_size == 10
+    assert not family["nudged"].significant()  # 10 tests: Holm takes the nudge back
+    assert family["strong"].significant()
+    assert "Holm-adjusted over 10 tests" in family["nudged"].verdict("a", "b")
+    assert "no significant difference" in family["nudged"].verdict("a", "b")
+    table = family_table(family)
+    assert table.count("\n") == 11 and "| strong |" in table
+
+
+def test_verdict_stability_finds_verdicts_that_one_seed_decides():
+    base = np.linspace(0.2, 0.3, 10)
+    clear = base + 0.02 + np.linspace(-0.002, 0.002, 10)
+    knife_edge = base.copy()
+    knife_edge[0] += 0.05  # one seed carries the whole difference
+    stability = verdict_stability({"clear": (clear, base), "edge": (knife_edge, base)})
+    assert stability["clear"] == 1.0
+    assert stability["edge"] == 1.0  # never significant, with or without seed 0
+    close = base + np.r_[0.002, 0.002, 0.002, 0.002, 0.0, 0.0, 0.0, 0.0, 0.0, 0.01]  # p about 0.09
+    shaky = verdict_stability({"close": (close, base)})["close"]
+    assert 0.0 < shaky < 1.0  # dropping the last seed makes it significant
+    with pytest.raises(ValueError, match="at least 3"):
+        verdict_stability({"x": ([0.1, 0.2], [0.1, 0.3])})
