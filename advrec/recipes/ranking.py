@@ -33,6 +33,7 @@ __all__ = [
     "run_bprmf_fixed",
     "run_ease",
     "run_itempop",
+    "train_and_valid",
     "tune_baselines",
 ]
 
@@ -231,12 +232,7 @@ def refit_on_train_and_valid(name: str, split, config, seed: int = 0, epochs: in
     ``epochs`` (e.g. the best epoch validation chose), with no early stopping. Test excludes
     training and validation pairs as before. Returns a :class:`Run` with empty ``valid``.
     """
-    import numpy as np
-
-    from advrec.data.splits import Split
-
-    nothing = split.valid.select(np.zeros(len(split.valid), bool))
-    merged = Split(split.train.concat(split.valid), nothing, split.test, f"{split.protocol}+valid")
+    merged = train_and_valid(split)
     if name == "ItemPop":
         return run_itempop(merged)
     if name == "EASE^R":
@@ -246,6 +242,19 @@ def refit_on_train_and_valid(name: str, split, config, seed: int = 0, epochs: in
     if epochs is None:
         raise ValueError("give BPR-MF's number of epochs (e.g. the best validation epoch).")
     return run_bprmf_fixed(merged, with_settings(config, epochs=int(epochs)), seed)
+
+
+def train_and_valid(split):
+    """``split`` with its validation pairs moved into training (validation left empty): what a
+    refit trains on once every setting was chosen on validation. Test is unchanged."""
+    import numpy as np
+
+    from advrec.data.splits import Split
+
+    nothing = split.valid.select(np.zeros(len(split.valid), bool))
+    return Split(
+        split.train.concat(split.valid), nothing, split.test, f"{split.protocol}+valid", split.seed
+    )
 
 
 def run_bprmf_fixed(split, config: BPRMFConfig, seed: int = 0) -> Run:
