@@ -96,8 +96,17 @@ def _recipe(name: str):
 
 
 def _stored_runs() -> dict[str, StoredRun]:
-    from advrec.recipes.gan_recommenders import CFGANConfig, IRGANConfig
-    from advrec.recipes.ranking import BPRMFConfig
+    from advrec.recipes.gan_recommenders import AugmentationConfig, CFGANConfig, IRGANConfig
+    from advrec.recipes.ranking import BaselinesConfig, BPRMFConfig, TunedBaselinesConfig
+    from advrec.recipes.sequences import SASRecStudyConfig
+
+    at_5 = TunedBaselinesConfig(baselines=BaselinesConfig(monitor="ndcg@5"))
+    baselines_prefix = (
+        ("baselines__bpr__epochs", 3),
+        ("baselines__max_extensions", 0),
+        ("edge", "allow"),
+        ("refit", "none"),
+    )
 
     runs = (
         StoredRun(
@@ -133,7 +142,67 @@ def _stored_runs() -> dict[str, StoredRun]:
             "u1.base); the G epoch is chosen on validation precision@5, then pre-training and "
             "game are played again on all of u1.base for the chosen epochs and tested",
             protocol="u1",
-            prefix=(("rounds", 1), ("generator_epochs", 5), ("refit", "none")),
+            prefix=(("rounds", 1), ("generator_epochs", 10), ("refit", "none")),
+        ),
+        StoredRun(
+            "baselines-u1-ml100k",
+            "baselines",
+            at_5,
+            about="ItemPop, EASE^R and BPR-MF (64 factors) on IRGAN's u1 split: EASE^R's and "
+            "BPR-MF's l2 chosen on validation NDCG@5 (10% of u1.base; grids grow past a "
+            "winning edge), then refit on all of u1.base (BPR-MF for its chosen epochs)",
+            protocol="u1",
+            prefix=baselines_prefix,
+        ),
+        StoredRun(
+            "baselines-cfgan-ml100k",
+            "baselines",
+            at_5,
+            about="ItemPop, EASE^R and BPR-MF (64 factors) on CFGAN's 80/20 split: l2 chosen on "
+            "validation NDCG@5 (20% of the training rows), then refit on the whole 80%",
+            protocol="cfgan",
+            prefix=baselines_prefix,
+        ),
+        StoredRun(
+            "baselines-lastout-ml100k",
+            "baselines",
+            TunedBaselinesConfig(),
+            about="ItemPop, EASE^R and BPR-MF (64 factors) on leave-last-out: l2 chosen on "
+            "validation NDCG@10, then refit on train + valid (the validation item is the "
+            "history SASRec reads at test time too)",
+            protocol="leave-last-out",
+            prefix=baselines_prefix,
+        ),
+        StoredRun(
+            "sasrec-study-ml100k",
+            "sasrec-study",
+            SASRecStudyConfig(),
+            about="SASRec (2 blocks, d 64, 50 items, dropout 0.2, BCE, Adam 0.001 with beta_2 "
+            "0.98, batch 128: the paper's schedule, early-stopped on validation NDCG@10 every 5 "
+            "epochs with patience 4, at most 200) on leave-last-out; then APR on the input "
+            "embeddings, item-mixture adversarial training (Yue et al.) and the weight-0 "
+            "control continue it (fresh Adam 0.001, every 2 epochs, patience 2, at most 10); "
+            "each is attacked by the label-free substitution attack (budgets 1-5, 10 "
+            "candidates, cosine similarity >= 0.5: the released defaults) and its random control",
+            protocol="leave-last-out",
+            prefix=(
+                ("sasrec__epochs", 5),
+                ("defences", ()),
+                ("control", "none"),
+                ("attack_budgets", ()),
+            ),
+        ),
+        StoredRun(
+            "augmentation-ml100k",
+            "augmentation",
+            AugmentationConfig(),
+            about="Three groups of 60 users keep 3, 5 or 10 training rows of CFGAN's 80/20 split "
+            "(each seed its own split); CFGAN (released architecture, Adam 1e-3) trains on the "
+            "sparse table until validation NDCG@5 stops improving (every 5 epochs, patience "
+            "4); each sparse user gets its 10 best-generated, popularity-sampled or random "
+            "items; BPR-MF is trained on each table; the sparse users' test NDCG@10",
+            protocol="cfgan",
+            prefix=(("generator__epochs", 5), ("methods", ())),
         ),
     )
     return {run.name: run for run in runs}
