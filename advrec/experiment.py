@@ -6,6 +6,7 @@ How one run is evaluated and selected (the split, the exclusions, the validation
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -76,6 +77,9 @@ class PairedComparison:
         t_statistic, p_value: two-sided paired t-test of ``mean(a - b) = 0``.
         sign_p_value: two-sided exact sign test (binomial) on the non-zero differences.
         wins, losses: runs where ``a`` is above / below ``b``.
+        adjusted_p_value: the t-test's p-value corrected for the other comparisons of its
+            family (:func:`paired_family`, Holm's method); ``None`` for a lone comparison.
+        family_size: the number of comparisons in that family (0 for a lone comparison).
     """
 
     n: int
@@ -86,10 +90,18 @@ class PairedComparison:
     sign_p_value: float
     wins: int
     losses: int
+    adjusted_p_value: float | None = None
+    family_size: int = 0
+
+    @property
+    def decisive_p_value(self) -> float:
+        """The p-value a verdict rests on: Holm-adjusted in a family, the t-test's otherwise."""
+        return self.p_value if self.adjusted_p_value is None else self.adjusted_p_value
 
     def significant(self, alpha: float = 0.05) -> bool:
-        """Whether the paired t-test rejects "no difference" at level ``alpha``."""
-        return self.p_value < alpha
+        """Whether the paired t-test rejects "no difference" at level ``alpha`` (after Holm's
+        correction when the comparison belongs to a family)."""
+        return self.decisive_p_value < alpha
 
     def verdict(self, a: str, b: str, higher: str = "higher", alpha: float = 0.05) -> str:
         """One sentence a chapter can print: what the paired evidence supports, and no more.
@@ -99,6 +111,8 @@ class PairedComparison:
         higher on 3 of 5 seeds, paired t-test p = 0.41)"``.
         """
         test = f"paired t-test p = {self.p_value:.2g}"
+        if self.adjusted_p_value is not None:
+            test += f", Holm-adjusted over {self.family_size} tests p = {self.adjusted_p_value:.2g}"
         if not self.significant(alpha):
             return (
                 f"no significant difference between {a} and {b} ({a} {higher} on {self.wins} "
@@ -113,10 +127,15 @@ class PairedComparison:
         )
 
     def __str__(self) -> str:
+        adjusted = (
+            ""
+            if self.adjusted_p_value is None
+            else f", Holm-adjusted p = {self.adjusted_p_value:.3g}"
+        )
         return (
             f"{self.mean_difference:+.4f} ± {self.std_difference:.4f} over {self.n} paired runs "
-            f"({self.wins} wins, {self.losses} losses; paired t-test p = {self.p_value:.3g}, "
-            f"sign test p = {self.sign_p_value:.3g})"
+            f"({self.wins} wins, {self.losses} losses; paired t-test p = {self.p_value:.3g}"
+            f"{adjusted}, sign test p = {self.sign_p_value:.3g})"
         )
 
 
@@ -156,6 +175,60 @@ def paired_comparison(a: Sequence[float], b: Sequence[float]) -> PairedCompariso
     decided = wins + losses
     sign_p = 1.0 if decided == 0 else float(stats.binomtest(wins, decided, 0.5).pvalue)
     return PairedComparison(n, mean, std, float(t_statistic), p_value, sign_p, wins, losses)
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of ``m`` p-values (Holm, 1979): sorted increasingly, the
+    ``i``-th (1-based) becomes ``max_{j <= i} min(1, (m - j + 1) p_(j))``. Rejecting where the
+    adjusted value is below ``alpha`` keeps the chance of any false rejection in the family at
+    most ``alpha``, whatever the dependence between the tests.
+
+    Returns float64 ``[m]`` in the input's order.
+    """
+    p = np.asarray(p_values, np.float64)
+    if p.ndim != 1 or p.size == 0 or not np.all((p >= 0) & (p <= 1)):
+        raise ValueError(f"give a 1-D list of p-values in [0, 1]; got {p_values!r}.")
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    stepped = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.maximum.accumulate(stepped)
+    return adjusted
+
+
+def paired_family(
+    pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+) -> dict[str, PairedComparison]:
+    """Every comparison a chapter makes, tested together: ``{name: (a, b)}`` ->
+    ``{name: PairedComparison}`` (:func:`paired_comparison` of each), with the t-tests'
+    p-values adjusted by :func:`holm` over the whole family, so that
+    :meth:`PairedComparison.significant` and :meth:`PairedComparison.verdict` account for the
+    number of comparisons."""
+    if not pairs:
+        raise ValueError("give at least one comparison, {name: (a, b)}.")
+    tests = {name: paired_comparison(a, b) for name, (a, b) in pairs.items()}
+    adjusted = holm([t.p_value for t in tests.values()])
+    return {
+        name: dataclasses.replace(test, adjusted_p_value=float(q), family_size=len(tests))
+        for (name, test), q in zip(tests.items(), adjusted, strict=True)
+    }
+
+
+def family_table(family: Mapping[str, PairedComparison], digits: int = 4) -> str:
+    """A Markdown table of a :func:`paired_family`: per comparison the mean difference ± std,
+    wins and losses, the t-test's p-value, Holm's adjusted p-value and the sign test's."""
+    lines = [
+        "| comparison (a − b) | mean ± std | a higher / lower | t-test p | Holm p | sign p |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, t in family.items():
+        adjusted = MISSING if t.adjusted_p_value is None else f"{t.adjusted_p_value:.2g}"
+        lines.append(
+            f"| {name} | {t.mean_difference:+.{digits}f} ± {t.std_difference:.{digits}f} "
+            f"| {t.wins} / {t.losses} of {t.n} | {t.p_value:.2g} | {adjusted} "
+            f"| {t.sign_p_value:.2g} |"
+        )
+    return "\n".join(lines)
 
 
 MISSING = "—"

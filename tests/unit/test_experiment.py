@@ -8,9 +8,12 @@ from scipy import stats
 from advrec.data import Interactions, Split
 from advrec.experiment import (
     MISSING,
+    family_table,
     format_cell,
     format_mean_std,
+    holm,
     paired_comparison,
+    paired_family,
     results_table,
     run_seeds,
 )
@@ -209,3 +212,32 @@ def test_run_seeds_refuses_runs_that_report_different_metrics():
 def test_mean_std_of_nothing_is_refused():
     with pytest.raises(ValueError, match="no values"):
         format_mean_std([])
+
+
+def test_holm_matches_the_step_down_rule_by_hand():
+    # p sorted: 0.01 (x4 = 0.04), 0.02 (x3 = 0.06), 0.03 (x2 = 0.06), 0.5 (x1 = 0.5)
+    adjusted = holm([0.03, 0.5, 0.01, 0.02])
+    np.testing.assert_allclose(adjusted, [0.06, 0.5, 0.04, 0.06])
+    assert holm([0.9, 0.9]).max() == 1.0  # capped at 1
+    assert holm([0.004]).tolist() == [0.004]  # one test: unchanged
+    with pytest.raises(ValueError, match="p-values"):
+        holm([0.1, 1.5])
+
+
+def test_a_family_corrects_the_verdicts_for_the_number_of_comparisons():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=6)
+    nudged = base + 0.05 + rng.normal(scale=0.04, size=6)  # p about 0.03 alone
+    strong = base + 1.0 + rng.normal(scale=0.01, size=6)
+    alone = paired_comparison(nudged, base)
+    assert alone.significant() and alone.adjusted_p_value is None
+    pairs = {f"null {i}": (base + rng.normal(scale=0.1, size=6), base) for i in range(8)}
+    family = paired_family(pairs | {"nudged": (nudged, base), "strong": (strong, base)})
+    assert family["nudged"].p_value == pytest.approx(alone.p_value)
+    assert family["nudged"].family_size == 10
+    assert not family["nudged"].significant()  # 10 tests: Holm takes the nudge back
+    assert family["strong"].significant()
+    assert "Holm-adjusted over 10 tests" in family["nudged"].verdict("a", "b")
+    assert "no significant difference" in family["nudged"].verdict("a", "b")
+    table = family_table(family)
+    assert table.count("\n") == 11 and "| strong |" in table
