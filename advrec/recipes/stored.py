@@ -76,15 +76,30 @@ class StoredRun:
     prefix_seed: int = 0
     tolerance: float = 1e-3
 
-    def data(self, seed: int, data_dir: str | None = None):
-        """The recipe's data for ``seed``."""
+    def data(
+        self,
+        seed: int,
+        data_dir: str | None = None,
+        dataset: str | None = None,
+        protocol: str | None = None,
+    ):
+        """The recipe's data for ``seed`` (``dataset``/``protocol``: another than the stored
+        run's, e.g. ``"synthetic"`` for a smoke run)."""
         recipe = _recipe(self.recipe)
-        protocol = self.protocol or recipe.protocols[0]
-        return recipe.load(self.dataset, data_dir, seed, protocol, self.config)
+        protocol = protocol or self.protocol or recipe.protocols[0]
+        return recipe.load(dataset or self.dataset, data_dir, seed, protocol, self.config)
 
-    def run(self, seed: int, config: Any = None, data_dir: str | None = None) -> Run:
+    def run(
+        self,
+        seed: int,
+        config: Any = None,
+        data_dir: str | None = None,
+        dataset: str | None = None,
+        protocol: str | None = None,
+    ) -> Run:
         """One seed of the stored run, with ``config`` (default: the stored run's)."""
-        return _recipe(self.recipe).run(self.data(seed, data_dir), config or self.config, seed)
+        data = self.data(seed, data_dir, dataset, protocol)
+        return _recipe(self.recipe).run(data, config or self.config, seed)
 
 
 def _recipe(name: str):
@@ -343,6 +358,18 @@ class StoredResult:
         """float64 ``[n_seeds]``: the validation ``metric`` of every seed's kept model."""
         return np.array([r["valid"][metric] for r in self.document["runs"]], np.float64)
 
+    def fact(self, *path: str | int) -> np.ndarray:
+        """float64 ``[n_seeds]``: the value at ``path`` in every seed's ``facts`` (keys are
+        strings in the file; numbers in ``path`` are looked up as strings), e.g.
+        ``fact("arms", "SASRec", "attack", "random", 3, "ndcg@10")``."""
+        values = []
+        for run in self.document["runs"]:
+            value = run["facts"]
+            for key in path:
+                value = value[str(key)]
+            values.append(value)
+        return np.array(values, np.float64)
+
     def history(self, seed: int, phase: str) -> dict[str, list[float]]:
         """The validation history of ``phase`` for ``seed``."""
         return self._run(seed)["history"][phase]
@@ -377,11 +404,23 @@ def load_stored(name: str, directory: str | Path | None = None) -> StoredResult:
     return StoredResult(json.loads(path.read_text()))
 
 
-def run_prefix(name: str, seed: int | None = None, data_dir: str | None = None) -> Run:
-    """The live prefix of stored run ``name``: its recipe with the prefix's config changes."""
+def run_prefix(
+    name: str,
+    seed: int | None = None,
+    data_dir: str | None = None,
+    dataset: str | None = None,
+    protocol: str | None = None,
+    changes: dict | None = None,
+) -> Run:
+    """The live prefix of stored run ``name``: its recipe with the prefix's config changes.
+
+    ``dataset``, ``protocol`` and more config ``changes`` make another run than the prefix
+    (a chapter's smoke run on synthetic data); only the defaults reproduce the stored epochs.
+    """
     stored = stored_run(name)
     seed = stored.prefix_seed if seed is None else seed
-    return stored.run(seed, with_settings(stored.config, **dict(stored.prefix)), data_dir)
+    config = with_settings(stored.config, **{**dict(stored.prefix), **(changes or {})})
+    return stored.run(seed, config, data_dir, dataset, protocol)
 
 
 def prefix_matches(prefix: Run, result: StoredResult, seed: int, tolerance: float) -> list[str]:
