@@ -201,12 +201,12 @@ def _play_irgan(split, config: IRGANConfig, seed: int, pretrained, validate=Fals
         pretrained.item_factors.numpy(),
         pretrained.item_bias.numpy(),
     )
-    d_batch, g_batch = config.discriminator_batch, config.generator_batch
-    model.compile(
-        keras.optimizers.SGD(config.discriminator_learning_rate * d_batch),
-        keras.optimizers.SGD(config.generator_learning_rate * g_batch),
-    )
     users = np.unique(split.train.user).astype(np.int32)
+    d_batch, g_batch = config.discriminator_batch, config.generator_batch
+    model.compile(  # a batch mean with the step times the batch: the released step per example
+        keras.optimizers.SGD(config.discriminator_learning_rate * d_batch),
+        keras.optimizers.SGD(config.generator_learning_rate * min(g_batch, len(users))),
+    )
     total = config.rounds * config.generator_epochs if epochs is None else int(epochs)
     history: dict[str, list[float]] = {"epoch": []}
     losses: dict[str, list[float]] = {"d_loss": [], "g_loss": [], "reward": []}
