@@ -123,7 +123,7 @@ class CFGANConfig:
         "train+valid",
         "after choosing the epoch on validation, train again on train + valid for that many "
         "epochs and test that model ('none': test the validation-selected one)",
-        "our choice: the paper trains on 80%, its epoch chosen on test",
+        "our choice: the paper trains on 80 percent, its epoch chosen on test",
     )
 
 
@@ -148,7 +148,7 @@ def run_irgan(split, config: IRGANConfig = IRGANConfig(), seed: int = 0) -> Run:
         test,
         history={"game": game["history"]},
         best_epoch={"game": game["best_epoch"]},
-        losses={"game": game["losses"]},
+        losses={"discriminator": game["d_losses"], "game": game["losses"]},
         facts={
             "selected": {"test": test},
             "pretrained": {"valid": pretrained.valid, "test": pretrained.test},
@@ -172,7 +172,8 @@ def _play_irgan(split, config: IRGANConfig, seed: int, pretrained, validate=Fals
     """The game from ``pretrained``'s factors: ``(model, record)``. With ``validate`` the G
     epochs are evaluated every ``eval_every`` and the best weights kept; otherwise the game
     stops after ``epochs`` G epochs (default: all). ``record`` has the validation ``history``,
-    ``best_epoch`` (in G epochs) and the players' mean ``losses`` per epoch."""
+    ``best_epoch`` (in G epochs), G's mean ``losses`` per G epoch and D's ``d_losses`` per round
+    (a round's D epochs are one pass over their table)."""
     import keras
     import numpy as np
 
@@ -209,7 +210,8 @@ def _play_irgan(split, config: IRGANConfig, seed: int, pretrained, validate=Fals
     )
     total = config.rounds * config.generator_epochs if epochs is None else int(epochs)
     history: dict[str, list[float]] = {"epoch": []}
-    losses: dict[str, list[float]] = {"d_loss": [], "g_loss": [], "reward": []}
+    d_losses: dict[str, list[float]] = {"d_loss": []}  # one value per round
+    losses: dict[str, list[float]] = {"g_loss": [], "reward": []}  # per G epoch
     best, best_epoch, best_weights, done = -np.inf, 0, None, 0
 
     def validate_now():  # G epoch `done`; epoch 0 is the pre-trained generator
@@ -231,7 +233,7 @@ def _play_irgan(split, config: IRGANConfig, seed: int, pretrained, validate=Fals
         )
         with model.phase("discriminator"):
             fit_model(model, Examples(triples, d_batch, shuffle=False), 1)
-        losses["d_loss"] += model.history.history["d_loss"]
+        d_losses["d_loss"] += model.history.history["d_loss"]
         left = min(config.generator_epochs, total - done)
         step = config.eval_every if validate else left
         with model.phase("generator"):
@@ -249,6 +251,7 @@ def _play_irgan(split, config: IRGANConfig, seed: int, pretrained, validate=Fals
         "history": history,
         "best_epoch": best_epoch if validate else done,
         "losses": losses,
+        "d_losses": d_losses,
     }
 
 

@@ -324,7 +324,9 @@ def test_irgan_recipe_selects_from_the_pretrained_start_on_and_refits(synthetic_
     run = run_irgan(synthetic_split, config, seed=0)
     assert run.history["game"]["epoch"] == [0, 1, 2, 3, 4]  # epoch 0: the pre-trained generator
     assert run.best_epoch["game"] in run.history["game"]["epoch"]
-    assert len(run.losses["game"]["d_loss"]) == 2 and len(run.losses["game"]["g_loss"]) == 4
+    assert (
+        len(run.losses["discriminator"]["d_loss"]) == 2 and len(run.losses["game"]["g_loss"]) == 4
+    )
     assert {"test", "valid", "refit_test"} <= set(run.facts["pretrained"])
     assert run.test.keys() == run.facts["selected"]["test"].keys()
 
