@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from advrec.checks import check_id, check_int, check_real
+from advrec.checks import check_id, check_int, check_real, check_seed
 from advrec.data.sequences import SequenceSplit
 from advrec.metrics import evaluate_ranking
 
@@ -282,3 +282,117 @@ def targeted_attack(
     context[users] = attacked
     attacked_rank = target_ranks(model, context, users, target, seen)
     return {"users": users, "clean_rank": clean_rank, "attacked_rank": attacked_rank}
+
+
+def random_substitution(
+    model,
+    histories: np.ndarray,
+    budget: int,
+    min_similarity: float | None = None,
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """The random control of :func:`substitution_attack`: ``budget`` random non-padding
+    positions per history, each replaced by a random item (uniform over the items other than
+    the one replaced, and with cosine similarity ``>= min_similarity`` to it when given; a
+    position with no such item keeps its item).
+
+    Returns ``budget`` int32 arrays ``[B, L]``: the histories after 1, ..., ``budget`` random
+    substitutions (budget ``k`` is the first ``k`` of the same draws, as for the attack).
+    """
+    histories, _ = _check_batch(model, histories, np.zeros(len(histories), np.int32))
+    budget = check_int(budget, "budget", low=1, high=histories.shape[1])
+    rng = np.random.default_rng(check_seed(seed))
+    pad, n_items = model.pad, model.n_items
+    unit = tf.math.l2_normalize(tf.cast(model.item_embeddings[:n_items], tf.float32), -1).numpy()
+    current, steps = histories.copy(), []
+    order = np.argsort(rng.random(histories.shape) + 2.0 * (histories == pad), axis=1)
+    for k in range(budget):
+        rows = np.arange(len(current))
+        position = order[:, k]
+        original = histories[rows, position]
+        real = original != pad  # a history shorter than the budget runs out of positions
+        allowed = np.ones((len(current), n_items), bool)
+        allowed[rows, np.minimum(original, n_items - 1)] = False
+        if min_similarity is not None:
+            allowed &= unit[np.minimum(original, n_items - 1)] @ unit.T >= min_similarity
+        scores = np.where(allowed, rng.random(allowed.shape), -1.0)
+        choice = scores.argmax(axis=1)
+        take = real & allowed.any(axis=1)
+        current[rows[take], position[take]] = choice[take]
+        steps.append(current.copy())
+    return steps
+
+
+def overlap_at_k(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """float ``[U]``: the share of each row of ``before [U, k]`` found in the same row of
+    ``after [U, k]`` (1: the same top-k items, in any order)."""
+    before, after = np.asarray(before), np.asarray(after)
+    if before.shape != after.shape or before.ndim != 2:
+        raise ValueError(
+            f"give two [U, k] lists of the same shape, got {before.shape}, {after.shape}"
+        )
+    hits = (before[:, :, np.newaxis] == after[:, np.newaxis, :]).any(axis=2)
+    return hits.mean(axis=1)
+
+
+def label_free_attack_report(
+    model,
+    sequences: SequenceSplit,
+    budgets: Sequence[int] = (1, 2, 3, 4, 5),
+    n_candidates: int = 10,
+    min_similarity: float | None = 0.5,
+    k: int = 10,
+    seed: int = 0,
+) -> dict:
+    """The substitution attack as an attacker who does not know the held-out item runs it,
+    beside its random control, on every test user's history (Yue et al., RecSys 2022).
+
+    The attacker demotes the item the model recommends first from the clean history (its own
+    top prediction, as the released code ranks positions by ``scores.argmax``), substituting
+    only items with cosine similarity ``>= min_similarity`` to the one replaced (the released
+    default 0.5). The random control substitutes as many random positions with random items
+    under the same limit. Both are scored on the held-out test item, which neither uses.
+
+    Returns:
+        ``{"clean": metrics, "attack": {b: metrics}, "random": {b: metrics}}``; metrics are
+        the test ``ndcg@k``/``hr@k`` (:func:`advrec.metrics.evaluate_ranking`), ``overlap@k``
+        (mean share of the clean top-``k`` list still in the attacked one) and ``changed``
+        (mean number of history positions that differ from the clean history).
+    """
+    from advrec.diversity import top_k_lists
+
+    budgets = list(budgets)
+    if not budgets:
+        raise ValueError("budgets is empty; give the numbers of substitutions, e.g. (1, 2, 3).")
+    budgets = sorted({check_int(b, "budget", low=1, high=sequences.max_len) for b in budgets})
+    split = sequences.split
+    exclude = [split.train, split.valid]
+    users = np.unique(split.test.user).astype(np.int32)
+    clean_context = sequences.test_context
+    clean_lists = top_k_lists(model.scorer(clean_context), users, exclude, k=k)
+
+    def measure(histories: np.ndarray) -> dict[str, float]:
+        context = clean_context.copy()
+        context[users] = histories
+        scores = evaluate_ranking(model.scorer(context), split.test, exclude, ks=(k,))
+        lists = top_k_lists(model.scorer(context), users, exclude, k=k)
+        scores[f"overlap@{k}"] = float(overlap_at_k(clean_lists, lists).mean())
+        scores["changed"] = float((histories != clean_context[users]).sum(axis=1).mean())
+        return scores
+
+    report = {"clean": measure(clean_context[users]), "attack": {}, "random": {}}
+    attacked = substitution_attack(
+        model,
+        clean_context[users],
+        clean_lists[:, 0],
+        budget=budgets[-1],
+        n_candidates=n_candidates,
+        min_similarity=min_similarity,
+    )
+    controls = random_substitution(
+        model, clean_context[users], budgets[-1], min_similarity=min_similarity, seed=seed
+    )
+    for b in budgets:
+        report["attack"][b] = measure(attacked[b - 1])
+        report["random"][b] = measure(controls[b - 1])
+    return report

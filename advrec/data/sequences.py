@@ -281,3 +281,43 @@ def synthetic_sequences(
     return Interactions.from_arrays(
         user, item, timestamp=timestamp, n_users=n_users, n_items=n_items
     )
+
+
+def timestamp_ties(interactions: Interactions) -> dict[str, float]:
+    """How often "the next item" is decided by the order of rows rather than by time.
+
+    Returns shares (0-1): ``consecutive`` -- of consecutive interactions of a user (in time
+    order), those with the same timestamp; ``test_ties_valid`` -- of the users
+    :func:`advrec.data.leave_one_out` gives a test item, those whose test item has the same
+    timestamp as their validation item; ``valid_ties_train`` -- those whose validation item has
+    the same timestamp as their latest training item. A tie is broken by the row's position in
+    the file, so the held-out "next" item is then the one listed later, not the one chosen
+    later.
+    """
+    order = _time_order(interactions)
+    user, stamp = interactions.user[order], interactions.timestamp[order]
+    same_user = user[1:] == user[:-1]
+    tied = same_user & (stamp[1:] == stamp[:-1])
+    counts = np.bincount(user, minlength=interactions.n_users)
+    ends = np.cumsum(counts)  # one past each user's newest row
+    held = np.flatnonzero(counts >= 3)
+    last, before, third = stamp[ends[held] - 1], stamp[ends[held] - 2], stamp[ends[held] - 3]
+    return {
+        "consecutive": float(tied.sum() / max(same_user.sum(), 1)),
+        "test_ties_valid": float(np.mean(last == before)),
+        "valid_ties_train": float(np.mean(before == third)),
+    }
+
+
+def untied_users(interactions: Interactions) -> np.ndarray:
+    """int32 ``[U]``: the users whose leave-last-out targets are ordered by time, not by file
+    order: their test item is strictly later than their validation item, which is strictly
+    later than their latest training item. Evaluating on them alone is the tie-robust reading
+    of leave-last-out (see :func:`timestamp_ties`)."""
+    order = _time_order(interactions)
+    user, stamp = interactions.user[order], interactions.timestamp[order]
+    counts = np.bincount(user, minlength=interactions.n_users)
+    ends = np.cumsum(counts)
+    held = np.flatnonzero(counts >= 3)
+    last, before, third = stamp[ends[held] - 1], stamp[ends[held] - 2], stamp[ends[held] - 3]
+    return held[(last > before) & (before > third)].astype(np.int32)

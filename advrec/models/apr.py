@@ -192,4 +192,3 @@ class AMF(BPRMF):
             "clean_loss": self.clean_loss_tracker.result(),
             "adversarial_loss": self.adversarial_loss_tracker.result(),
         }
-

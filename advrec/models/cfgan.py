@@ -13,6 +13,15 @@ discriminator judges ``[c; x]`` with ``x`` either the real ``e`` or the fake ``r
 The masks are drawn once per ``train_step`` and shared by the discriminator and generator
 updates of that step. The fakes are computed *inside* the generator's tape, so G's gradient
 flows through D's verdict. Items are ranked by ``r_hat``.
+
+**Schedule.** The released code (Chae et al., ``trainCFGAN``) plays rounds: ``step_D`` passes of
+D over all rows in batches of ``batchSize_D``, then ``step_G`` passes of G in batches of
+``batchSize_G`` (ML-100K: 2 passes at 64 rows, 4 passes at 32 rows), with masks drawn once per
+round. Here each ``train_step`` takes a batch of rows, makes ``discriminator_steps`` D updates on
+it and, ``generator_steps`` times, one G update on each of its ``generator_chunks`` equal slices:
+with the defaults (1, 2, 2) and 64-row batches, one pass over the rows is one D pass and two G
+passes at 32 rows -- half a released round, with the released batch sizes and update counts,
+interleaved per batch instead of in whole passes, and with masks drawn per step.
 """
 
 from __future__ import annotations
@@ -71,8 +80,9 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
     """CFGAN with partial masking and zero reconstruction (the "ZP" scheme).
 
     Defaults follow the released ML-100K setting (``parameters.py`` in the original code:
-    item-based, G 1x400, D 1x125, ZR and PM ratios 0.7, ZR weight 0.03, G l2 0.001,
-    2 D and 4 G updates per round).
+    item-based, G 1x400, D 1x125, ZR and PM ratios 0.7, ZR weight 0.03, G l2 0.001, D l2 0;
+    per round 2 D passes in batches of 64 and 4 G passes in batches of 32, see the module
+    docstring for how a step maps onto them).
 
     Args:
         train: training interactions (implicit; a pair counts once).
@@ -81,7 +91,11 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         generator_layers, discriminator_layers: hidden layers of each player.
         pm_ratio, zr_ratio, zr_weight: partial masking and zero reconstruction.
         generator_l2, discriminator_l2: weights of ``sum(w^2) / 2`` over each player's weights.
-        discriminator_steps, generator_steps: updates of each player per ``train_step``.
+        discriminator_steps: D updates on the step's rows per ``train_step``.
+        generator_steps: passes of G over the step's rows per ``train_step``.
+        generator_chunks: each G pass makes one update per slice of the step's rows, cut into
+            this many equal slices (the released G batch is half the D batch: 2). Every batch
+            needs at least this many rows (:meth:`row_examples` checks).
         seed: seeds the weights and the masks.
     """
 
@@ -98,8 +112,9 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         zr_weight: float = 0.03,
         generator_l2: float = 0.001,
         discriminator_l2: float = 0.0,
-        discriminator_steps: int = 2,
-        generator_steps: int = 4,
+        discriminator_steps: int = 1,
+        generator_steps: int = 2,
+        generator_chunks: int = 2,
         seed: int = 0,
         **kwargs,
     ) -> None:
@@ -109,14 +124,16 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         for name, value in (("pm_ratio", pm_ratio), ("zr_ratio", zr_ratio)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {value}.")
-        if min(discriminator_steps, generator_steps, generator_units, discriminator_units) < 1:
-            raise ValueError("steps and units must be positive integers.")
+        sizes = (discriminator_steps, generator_steps, generator_chunks)
+        if min(*sizes, generator_units, discriminator_units) < 1:
+            raise ValueError("steps, chunks and units must be positive integers.")
         if len(train) == 0:
             raise ValueError("the training table is empty: CFGAN has no purchase vectors.")
         self.mode, self.n_users, self.n_items = mode, train.n_users, train.n_items
         self.pm_ratio, self.zr_ratio, self.zr_weight = float(pm_ratio), float(zr_ratio), zr_weight
         self.generator_l2, self.discriminator_l2 = float(generator_l2), float(discriminator_l2)
         self.discriminator_steps, self.generator_steps = discriminator_steps, generator_steps
+        self.generator_chunks = int(generator_chunks)
         self.record_training_data(train)
         matrix = train.dense()
         matrix = np.ascontiguousarray(matrix.T) if mode == "item" else matrix
@@ -134,6 +151,13 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
     def row_examples(self, batch_size: int, seed: int = 0) -> Examples:
         """The training rows (int32 ids ``[n_rows]``) as :class:`~advrec.data.sampling.Examples`:
         each epoch a new order, fixed by ``seed`` alone."""
+        last = self.n_rows % batch_size
+        if batch_size < self.generator_chunks or 0 < last < self.generator_chunks:
+            raise ValueError(
+                f"with {self.n_rows} rows a batch size of {batch_size} leaves a batch of fewer "
+                f"than generator_chunks = {self.generator_chunks} rows (one per G slice); "
+                "choose another batch size."
+            )
         return Examples((np.arange(self.n_rows, dtype=np.int32),), batch_size, seed)
 
     def generate(self, rows: tf.Tensor) -> tf.Tensor:
@@ -188,10 +212,15 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
                 total = d_loss + self._l2(self.discriminator_variables, self.discriminator_l2)
                 scaled = self.scaled_loss("discriminator", total)
             self.apply_update("discriminator", tape, scaled)
-        for _ in range(self.generator_steps):
-            with tf.GradientTape() as tape:
-                g_total, g_loss = self.generator_loss(real, mask, zero)
-                g_total += self._l2(self.generator_variables, self.generator_l2)
-                scaled = self.scaled_loss("generator", g_total)
-            self.apply_update("generator", tape, scaled)
+        rows_in_batch = tf.shape(real)[0]
+        chunks = self.generator_chunks  # slice c: rows [c n / chunks, (c + 1) n / chunks)
+        for _ in range(self.generator_steps):  # unrolled: Python ints
+            for chunk in range(chunks):
+                begin = chunk * rows_in_batch // chunks
+                part = slice(begin, (chunk + 1) * rows_in_batch // chunks)
+                with tf.GradientTape() as tape:
+                    g_total, g_loss = self.generator_loss(real[part], mask[part], zero[part])
+                    g_total += self._l2(self.generator_variables, self.generator_l2)
+                    scaled = self.scaled_loss("generator", g_total)
+                self.apply_update("generator", tape, scaled)
         return self.report(d_loss=d_loss, g_loss=g_loss)

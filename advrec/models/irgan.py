@@ -9,12 +9,29 @@ Two matrix-factorisation players over the same users and items:
 - the **discriminator** ``D(i | u) = sigmoid(f_phi(u, i))`` learns to tell the user's observed
   positives from the generator's samples (drawn at temperature ``temperature``).
 
-Each ``train_step`` takes a batch of observed (user, positive) pairs and plays one round:
-``discriminator_steps`` discriminator updates, then one generator update in which, for each
-pair, ``generator_samples`` items are drawn from the importance-sampling proposal
-``(1 - mix) p_theta + mix · uniform(user's positives)`` and weighted by ``p_theta / proposal``,
-as in the released code (``geek-ai/irgan``, ``item_recommendation/cf_gan.py``). The reward is
-the released code's ``2 (sigmoid(f) - 0.5)`` or the paper's ``log(1 + exp f)``.
+The model trains in one of three phases (:meth:`IRGAN.phase`):
+
+- ``"discriminator"`` -- the step takes a batch of observed (user, positive) pairs, or
+  (user, positive, negative) triples, and makes ``discriminator_steps`` D updates against
+  negatives drawn from the fixed generator at ``temperature`` (in the step for pairs; for
+  triples beforehand, :meth:`IRGAN.sample_negatives`, as the released code does every 5 D
+  epochs). Per pair the loss is the released one: the cross-entropy of the positive
+  (label 1) and of the negative (label 0) plus ``discriminator_l2 · (2‖p_u‖² + ‖q_i‖² + ‖q_j‖²
+  + b_i² + b_j²)`` (the released ``lamda · l2_loss`` of the batch is added to each of its
+  examples' losses and the vector is summed: 0.1/16 · 32/2 = 0.1 per squared norm). The batch
+  mean is taken, so an SGD step of ``η · B`` on ``B`` pairs is the released ``η`` per pair.
+- ``"generator"`` -- the step takes a batch of users; each user draws ``generator_samples ·
+  |positives|`` items from the importance-sampling proposal ``(1 - mix) p_theta + mix ·
+  uniform(user's positives)``, weights each reward by ``p_theta / proposal`` and takes the mean
+  REINFORCE loss over its own samples, as the released per-user update does
+  (``geek-ai/irgan``, ``item_recommendation/cf_gan.py``); the batch mean over users with an SGD
+  step ``η · B`` is the released ``η`` per user.
+- ``"game"`` (the default) -- the step takes (user, positive) pairs and plays one round: the
+  D updates, then one G update in which each pair draws ``generator_samples`` items.
+
+The released schedule alternates whole phases (15 rounds of 100 D epochs and 50 G epochs);
+:func:`advrec.recipes.gan_recommenders.run_irgan` plays it. The reward is the released code's
+``2 (sigmoid(f) - 0.5)`` or the paper's ``log(1 + exp f)``.
 
 Recommendations come from the generator (``score_all``), as in the released evaluation.
 """
@@ -26,6 +43,7 @@ import contextlib
 import keras
 import numpy as np
 import tensorflow as tf
+from numpy.random import Generator
 
 from advrec.data.interactions import Interactions
 from advrec.distribute import replica_categorical
@@ -34,6 +52,7 @@ from advrec.models.saving import WeightsOnly
 from advrec.seeds import derive_seed
 
 REWARDS = ("released", "paper")
+PHASES = ("game", "discriminator", "generator")
 
 
 def importance_proposal(
@@ -87,8 +106,9 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         generator_samples: items sampled per (user, positive) pair in a generator update
             (2: the released code draws ``2 |positives|`` per user).
         discriminator_steps: discriminator updates per generator update.
-        discriminator_l2, generator_l2: weights of the mean squared norm of the rows a batch
-            touches.
+        discriminator_l2: weight of the squared norms of the rows and biases a pair touches
+            (0.1 in the released code, see the module docstring).
+        generator_l2: weight of the squared norm of the users' generator factors (0 released).
         reward: ``"released"`` (``2 sigmoid(f) - 1``) or ``"paper"`` (``log(1 + exp f)``).
         init_scale: factors start uniform in ``[-init_scale, init_scale]`` (0.05).
         seed: seeds the initialisation and every draw in the step.
@@ -102,7 +122,7 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         mix: float = 0.2,
         generator_samples: int = 2,
         discriminator_steps: int = 1,
-        discriminator_l2: float = 0.05,
+        discriminator_l2: float = 0.1,
         generator_l2: float = 0.0,
         reward: str = "released",
         init_scale: float = 0.05,
@@ -128,6 +148,8 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         self.discriminator_l2, self.generator_l2 = float(discriminator_l2), float(generator_l2)
         self.record_training_data(train)
         self.positives = tf.constant(train.dense())  # [n_users, n_items]
+        counts = train.user_counts()
+        self.max_samples = max(1, int(self.generator_samples * counts.max()))  # per user
         self.seed_generator = keras.random.SeedGenerator(seed)
         init = keras.initializers.RandomUniform(-init_scale, init_scale, seed=seed)
         init_d = keras.initializers.RandomUniform(
@@ -144,7 +166,8 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         self.d_item = table(self.n_items, "discriminator_item_factors", init_d)
         self.d_bias = self.add_weight(shape=(self.n_items,), initializer="zeros", name="d_bias")
         self.track("d_loss", "g_loss", "reward")
-        self.update_generator = True
+        self.current_phase = "game"
+        self._phase_functions: dict = {}
         self.built = True  # every variable exists: fit must not build by calling the model
 
     @property
@@ -196,23 +219,49 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         return self.score_all(users)
 
     # -- one round of the game -------------------------------------------------------------
-    def discriminator_step(self, users: tf.Tensor, positives: tf.Tensor) -> tf.Tensor:
-        """D learns the pairs against negatives sampled from G at ``temperature``."""
-        logits = tf.stop_gradient(self.generator_logits(users)) / self.temperature
-        probabilities = tf.nn.softmax(logits, axis=-1)  # [B, n_items]
-        negatives = replica_categorical(probabilities, 1, self.seed_generator)[:, 0]
+    def discriminator_step(
+        self, users: tf.Tensor, positives: tf.Tensor, negatives: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """D learns the pairs against ``negatives`` (default: sampled here from G at
+        ``temperature``, :meth:`sample_negatives`); returns the mean cross-entropy per pair
+        (positive and negative together)."""
+        if negatives is None:
+            logits = tf.stop_gradient(self.generator_logits(users)) / self.temperature
+            probabilities = tf.nn.softmax(logits, axis=-1)  # [B, n_items]
+            negatives = replica_categorical(probabilities, 1, self.seed_generator)[:, 0]
         with tf.GradientTape() as tape:
             real = self.discriminator_logits(users, positives)
             fake = self.discriminator_logits(users, negatives)
-            loss = 0.5 * (
-                tf.reduce_mean(tf.nn.softplus(-real)) + tf.reduce_mean(tf.nn.softplus(fake))
+            loss = tf.reduce_mean(tf.nn.softplus(-real) + tf.nn.softplus(fake))
+            user, item, other = (
+                tf.gather(self.d_user, users),
+                tf.gather(self.d_item, positives),
+                tf.gather(self.d_item, negatives),
             )
-            rows = [tf.gather(self.d_user, users), tf.gather(self.d_item, positives)]
-            rows.append(tf.gather(self.d_item, negatives))
-            penalty = sum(tf.reduce_mean(tf.reduce_sum(r * r, axis=-1)) for r in rows)
-            scaled = self.scaled_loss("discriminator", loss + self.discriminator_l2 * penalty)
+            norms = 2.0 * tf.reduce_sum(user * user, -1) + tf.reduce_sum(item * item, -1)
+            norms += tf.reduce_sum(other * other, -1)
+            norms += tf.gather(self.d_bias, positives) ** 2 + tf.gather(self.d_bias, negatives) ** 2
+            penalty = self.discriminator_l2 * tf.reduce_mean(norms)
+            scaled = self.scaled_loss("discriminator", loss + penalty)
         self.apply_update("discriminator", tape, scaled)
         return loss
+
+    def sample_negatives(self, users: np.ndarray, rng: Generator) -> np.ndarray:
+        """int32 ``[N]``: one item per entry of ``users [N]`` from the generator at
+        ``temperature`` (the released ``generate_for_d``), drawn with ``rng`` outside the
+        step: a phase of D epochs against a fixed generator needs its distribution once."""
+        users = np.asarray(users, np.int64)
+        logits = self.generator_logits(tf.range(self.n_users)).numpy().astype(np.float64)
+        logits /= self.temperature
+        probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+        cumulative = np.cumsum(probabilities, axis=1)
+        cumulative /= cumulative[:, -1:]
+        cumulative[:, -1] = 1.0
+        # row u of the CDF shifted to [u, u + 1]: one sorted array serves every user
+        shifted = (cumulative + np.arange(self.n_users)[:, np.newaxis]).ravel()
+        points = users + rng.random(len(users))
+        found = np.searchsorted(shifted, points, side="right") - users * self.n_items
+        return np.minimum(found, self.n_items - 1).astype(np.int32)
 
     def rewards(self, users: tf.Tensor, samples: tf.Tensor) -> tf.Tensor:
         """float32 ``[B, S]`` the discriminator's reward for each sampled item."""
@@ -222,7 +271,8 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         return 2.0 * (tf.sigmoid(logits) - 0.5)
 
     def generator_step(self, users: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """One policy-gradient update of G; returns its surrogate loss and the mean reward."""
+        """One policy-gradient update of G on the pairs' users (``generator_samples`` items per
+        pair); returns its surrogate loss and the mean reward."""
         probabilities = tf.nn.softmax(tf.stop_gradient(self.generator_logits(users)), axis=-1)
         proposal, weights = importance_proposal(
             probabilities, tf.gather(self.positives, users), self.mix
@@ -234,30 +284,75 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         weighted = reward * tf.gather(weights, samples, batch_dims=1)
         with tf.GradientTape() as tape:
             loss = reinforce_loss(self.generator_logits(users), samples, weighted)
-            if self.generator_l2:
-                p = tf.gather(self.g_user, users)
-                loss += self.generator_l2 * tf.reduce_mean(tf.reduce_sum(p * p, axis=-1))
+            loss += self._generator_penalty(users)
             scaled = self.scaled_loss("generator", loss)
         self.apply_update("generator", tape, scaled)
         return loss, tf.reduce_mean(reward)
 
+    def generator_user_step(self, users: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The released per-user update of G for a batch of users: each draws
+        ``generator_samples · |positives|`` items from the proposal and averages its own
+        importance-weighted REINFORCE terms; the loss is the mean over users. Returns it and the
+        mean reward of the samples."""
+        positives = tf.gather(self.positives, users)  # [B, n_items]
+        probabilities = tf.nn.softmax(tf.stop_gradient(self.generator_logits(users)), axis=-1)
+        proposal, weights = importance_proposal(probabilities, positives, self.mix)
+        samples = replica_categorical(proposal, self.max_samples, self.seed_generator)  # [B, S]
+        wanted = self.generator_samples * tf.reduce_sum(positives, axis=1, keepdims=True)
+        drawn = tf.cast(tf.range(self.max_samples)[tf.newaxis, :], tf.float32)
+        valid = tf.cast(drawn < wanted, tf.float32)  # [B, S]: the user's 2 |positives| draws
+        count = tf.maximum(tf.reduce_sum(valid, axis=1), 1.0)
+        reward = tf.stop_gradient(self.rewards(users, samples))
+        weighted = reward * tf.gather(weights, samples, batch_dims=1) * valid
+        with tf.GradientTape() as tape:
+            log_policy = tf.nn.log_softmax(self.generator_logits(users), axis=-1)
+            chosen = tf.gather(log_policy, samples, batch_dims=1)
+            per_user = -tf.reduce_sum(chosen * weighted, axis=1) / count
+            loss = tf.reduce_mean(per_user) + self._generator_penalty(users)
+            scaled = self.scaled_loss("generator", loss)
+        self.apply_update("generator", tape, scaled)
+        mean_reward = tf.reduce_sum(reward * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
+        return loss, mean_reward
+
+    def _generator_penalty(self, users: tf.Tensor) -> tf.Tensor:
+        if not self.generator_l2:
+            return tf.constant(0.0)
+        p = tf.gather(self.g_user, users)
+        return self.generator_l2 * tf.reduce_mean(tf.reduce_sum(p * p, axis=-1))
+
     def train_step(self, data):
-        (users, positives), _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        users, positives = tf.cast(users, tf.int32), tf.cast(positives, tf.int32)
+        inputs, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if self.current_phase == "generator":  # a Python attribute: traced once per phase
+            g_loss, reward = self.generator_user_step(tf.cast(inputs, tf.int32))
+            return self.report(g_loss=g_loss, reward=reward)
+        users, positives, *negatives = (tf.cast(x, tf.int32) for x in inputs)
         for _ in range(self.discriminator_steps):  # unrolled: a Python int
-            d_loss = self.discriminator_step(users, positives)
-        if not self.update_generator:  # discriminator warm-up (a Python flag: retraced)
-            return self.report(d_loss=d_loss, g_loss=tf.constant(0.0))
+            d_loss = self.discriminator_step(users, positives, *negatives)
+        if self.current_phase == "discriminator":
+            return self.report(d_loss=d_loss)
         g_loss, reward = self.generator_step(users)
         return self.report(d_loss=d_loss, g_loss=g_loss, reward=reward)
 
     @contextlib.contextmanager
-    def discriminator_only(self):
-        """Within the block, ``train_step`` updates the discriminator alone, against the fixed
-        generator's samples: the released code's warm-up before the first generator update.
-        (A Python flag: the step is traced again on entry and on exit.)"""
-        self.update_generator, self.train_function = False, None
+    def phase(self, name: str):
+        """Within the block, ``train_step`` plays phase ``name`` (``"discriminator"``: D alone
+        on (user, positive) pairs against the fixed generator's samples; ``"generator"``: G
+        alone on batches of users; ``"game"``: both on pairs). Each phase's compiled step is
+        kept, so switching back and forth traces each once."""
+        if name not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {name!r}.")
+        previous = self.current_phase
+        self._switch(name)
         try:
             yield self
         finally:
-            self.update_generator, self.train_function = True, None
+            self._switch(previous)
+
+    def _switch(self, name: str) -> None:
+        self._phase_functions[self.current_phase] = self.train_function
+        self.current_phase = name
+        self.train_function = self._phase_functions.get(name)
+
+    def discriminator_only(self):
+        """``phase("discriminator")``: the released warm-up of D before the first G update."""
+        return self.phase("discriminator")

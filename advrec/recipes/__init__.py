@@ -5,10 +5,13 @@ from (a paper, the released code, our validation) -- and ``run(data, config, see
 command line (``python -m advrec train NAME``), the chapters and the benchmarks call recipes; no
 model or chapter holds a procedure of its own. One module per family:
 
-- :mod:`~advrec.recipes.ranking` -- ItemPop, EASE^R, BPR-MF; baselines tuned on validation.
+- :mod:`~advrec.recipes.ranking` -- ItemPop, EASE^R, BPR-MF; baselines tuned on validation
+  (and refit on train + valid for a paper's protocol).
 - :mod:`~advrec.recipes.adversarial` -- APR (pre-training, then the adversarial phase).
-- :mod:`~advrec.recipes.gan_recommenders` -- IRGAN and CFGAN on their papers' protocols.
-- :mod:`~advrec.recipes.sequences` -- SASRec and its adversarially trained variants.
+- :mod:`~advrec.recipes.gan_recommenders` -- IRGAN and CFGAN on their papers' protocols;
+  augmentation of sparse users with a generator, against popularity and random controls.
+- :mod:`~advrec.recipes.sequences` -- SASRec and its adversarially trained variants; the
+  robustness study (substitution attack and random control on each).
 - :mod:`~advrec.recipes.coldstart` -- a warm BPR-MF, then a generator for new items or users.
 - :mod:`~advrec.recipes.shilling` -- the attacker's surrogate and profile GAN, the victim.
 - :mod:`~advrec.recipes.privacy` -- an attribute adversary on the user factors; the leakage loop.
@@ -25,17 +28,33 @@ from dataclasses import dataclass
 from advrec.recipes.adversarial import APRConfig, APRStudyConfig, run_apr, run_apr_study
 from advrec.recipes.base import Recipe, Run, Tuned, config_table, setting, tune, with_settings
 from advrec.recipes.coldstart import ColdStartConfig, load_cold_start, run_cold_start
-from advrec.recipes.gan_recommenders import CFGANConfig, IRGANConfig, run_cfgan, run_irgan
+from advrec.recipes.gan_recommenders import (
+    AugmentationConfig,
+    CFGANConfig,
+    IRGANConfig,
+    run_augmentation,
+    run_cfgan,
+    run_irgan,
+)
 from advrec.recipes.privacy import LeakageConfig, load_private_split, run_leakage_seed
 from advrec.recipes.ranking import (
     BPRMFConfig,
     EASEConfig,
+    TunedBaselinesConfig,
     load_ranking_split,
     run_bprmf,
     run_ease,
     run_itempop,
+    run_tuned_baselines,
 )
-from advrec.recipes.sequences import SASRecConfig, load_sequences, run_sasrec
+from advrec.recipes.sequences import (
+    SASRecConfig,
+    SASRecStudyConfig,
+    load_sequences,
+    load_study_sequences,
+    run_sasrec,
+    run_sasrec_study,
+)
 
 __all__ = ["RECIPES", "Recipe", "Run", "Tuned", "config_table", "setting", "tune", "with_settings"]
 
@@ -125,6 +144,31 @@ RECIPES: dict[str, Recipe] = {
             SASRecConfig,
             run_sasrec,
             load_sequences,
+            ("leave-last-out",),
+        ),
+        Recipe(
+            "baselines",
+            "ItemPop, EASE^R and BPR-MF tuned on validation, then refit on train + valid",
+            TunedBaselinesConfig,
+            run_tuned_baselines,
+            load_ranking_split,
+            (*RANKING_PROTOCOLS, "leave-last-out"),
+        ),
+        Recipe(
+            "augmentation",
+            "sparse users' data augmented by CFGAN, by popularity or at random, then BPR-MF",
+            AugmentationConfig,
+            run_augmentation,
+            load_ranking_split,
+            ("cfgan", "holdout"),
+        ),
+        Recipe(
+            "sasrec-study",
+            "SASRec, its adversarially trained variants and their control, each under the "
+            "label-free substitution attack and its random control",
+            SASRecStudyConfig,
+            run_sasrec_study,
+            load_study_sequences,
             ("leave-last-out",),
         ),
         Recipe(

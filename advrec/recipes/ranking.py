@@ -27,16 +27,20 @@ __all__ = [
     "load_ranking_split",
     "optimizer",
     "refit_on_train_and_valid",
+    "TunedBaselinesConfig",
     "run_baselines",
+    "run_tuned_baselines",
     "ranker_run",
     "run_bprmf",
     "run_bprmf_fixed",
     "run_ease",
     "run_itempop",
+    "train_and_valid",
     "tune_baselines",
 ]
 
 OPTIMIZERS = ("adam", "adagrad")
+REFITS = ("train+valid", "none")
 REPORTED_KS = (5, 10, 20)
 """Cut-offs every ranking run reports (validation and test)."""
 
@@ -90,6 +94,105 @@ class BaselinesConfig:
     )
     monitor: str = setting("ndcg@10", "validation metric that chooses", "library")
     max_extensions: int = setting(3, "times a grid grows past a winning edge", "library", 0)
+
+
+EDGES = ("refuse", "allow")
+
+
+@dataclass(frozen=True)
+class TunedBaselinesConfig:
+    """ItemPop, EASE^R and BPR-MF tuned on one split's validation, then refit on training plus
+    validation: the baselines a comparison on a paper's protocol stands next to."""
+
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
+    ks: tuple[int, ...] = setting((3, 5, 10, 20), "cut-offs reported", "our choice")
+    refit: str = setting(
+        "train+valid",
+        "after choosing on validation, train again on train + valid (BPR-MF for its chosen "
+        "epochs) and test that model ('none': test the validation-selected one)",
+        "our choice: as the methods they face",
+    )
+    edge: str = setting(
+        "refuse", "a choice at a grid's edge: refuse or allow (only for a short prefix)", "library"
+    )
+
+
+def run_tuned_baselines(split, config: TunedBaselinesConfig = TunedBaselinesConfig(), seed=0):
+    """Tunes EASE^R's and BPR-MF's ``l2`` on ``split``'s validation (grids that grow past a
+    winning edge), refits them and ItemPop on train + valid, and tests.
+
+    Returns a :class:`Run` whose ``facts[name]`` has, per baseline, the chosen ``l2`` (and
+    ``epochs`` for BPR-MF), every grid value's validation score (``grid``), the chosen model's
+    ``valid`` and ``test`` and the refit's ``refit_test`` (and ``refit_test_untied`` on a
+    leave-last-out split: the users whose targets are ordered by time); ``history`` has every
+    BPR-MF grid run's validation curve (phases ``"BPR-MF l2=..."``). ``test`` is EASE^R's
+    refit test.
+    """
+    check_config(config)
+    if config.refit not in REFITS or config.edge not in EDGES:
+        raise ValueError(
+            f"refit must be one of {REFITS} and edge one of {EDGES}; got {config.refit!r}, "
+            f"{config.edge!r}."
+        )
+    start = time.perf_counter()
+    options = {
+        "monitor": config.baselines.monitor,
+        "max_extensions": config.baselines.max_extensions,
+        "allow_edge": config.edge == "allow",
+    }
+    base = config.baselines
+    tuned = {
+        "EASE^R": tune(run_ease, split, EASEConfig(), "l2", base.ease_grid, seed, **options),
+        "BPR-MF": tune(run_bprmf, split, base.bpr, "l2", base.bpr_l2_grid, seed, **options),
+    }
+    untied = _untied_test(split)
+    run = Run(None, {}, {}, seconds=0.0)
+    chosen = {"ItemPop": (run_itempop(split), None), **{n: (t.run, t) for n, t in tuned.items()}}
+    for name, (fitted, choice) in chosen.items():
+        valid, test = evaluate_run(fitted.model, split, config.ks)
+        record = {"valid": valid, "test": test}
+        if choice is not None:
+            record["l2"] = choice.value
+            record["grid"] = {
+                f"{v:g}": float(score)
+                for v, score in zip(choice.selection.grid, choice.selection.scores, strict=True)
+            }
+        epochs = fitted.best_epoch.get("train")
+        if epochs:
+            record["epochs"] = int(epochs)
+        model = fitted.model
+        if config.refit == "train+valid":
+            setting_ = None if choice is None else choice.config
+            model = refit_on_train_and_valid(name, split, setting_, seed, epochs).model
+            record["refit_test"] = evaluate_run(model, train_and_valid(split), config.ks)[1]
+        if untied is not None:
+            from advrec.metrics import evaluate_ranking
+
+            record["refit_test_untied"] = evaluate_ranking(
+                model.score_all, untied, exclude=[split.train, split.valid], ks=config.ks
+            )
+        run.facts[name] = record
+    for value, grid_run in tuned["BPR-MF"].runs.items():
+        run.history[f"BPR-MF l2={value:g}"] = grid_run.history["train"]
+        run.best_epoch[f"BPR-MF l2={value:g}"] = grid_run.best_epoch["train"]
+    ease = run.facts["EASE^R"]
+    run.model, run.valid = tuned["EASE^R"].run.model, ease["valid"]
+    run.test = ease.get("refit_test", ease["test"])
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+def _untied_test(split):
+    """On a leave-last-out split, its test pairs of the users whose targets are ordered by
+    time (:func:`advrec.data.sequences.untied_users`); otherwise ``None``."""
+    import numpy as np
+
+    if split.protocol != "leave_one_out":
+        return None
+    from advrec.data.sequences import untied_users
+
+    everything = split.train.concat(split.valid).concat(split.test)
+    return split.test.select(np.isin(split.test.user, untied_users(everything)))
 
 
 def optimizer(name: str, learning_rate: float, batch_size: int):
@@ -231,12 +334,7 @@ def refit_on_train_and_valid(name: str, split, config, seed: int = 0, epochs: in
     ``epochs`` (e.g. the best epoch validation chose), with no early stopping. Test excludes
     training and validation pairs as before. Returns a :class:`Run` with empty ``valid``.
     """
-    import numpy as np
-
-    from advrec.data.splits import Split
-
-    nothing = split.valid.select(np.zeros(len(split.valid), bool))
-    merged = Split(split.train.concat(split.valid), nothing, split.test, f"{split.protocol}+valid")
+    merged = train_and_valid(split)
     if name == "ItemPop":
         return run_itempop(merged)
     if name == "EASE^R":
@@ -246,6 +344,19 @@ def refit_on_train_and_valid(name: str, split, config, seed: int = 0, epochs: in
     if epochs is None:
         raise ValueError("give BPR-MF's number of epochs (e.g. the best validation epoch).")
     return run_bprmf_fixed(merged, with_settings(config, epochs=int(epochs)), seed)
+
+
+def train_and_valid(split):
+    """``split`` with its validation pairs moved into training (validation left empty): what a
+    refit trains on once every setting was chosen on validation. Test is unchanged."""
+    import numpy as np
+
+    from advrec.data.splits import Split
+
+    nothing = split.valid.select(np.zeros(len(split.valid), bool))
+    return Split(
+        split.train.concat(split.valid), nothing, split.test, f"{split.protocol}+valid", split.seed
+    )
 
 
 def run_bprmf_fixed(split, config: BPRMFConfig, seed: int = 0) -> Run:
@@ -280,7 +391,8 @@ def load_ranking_split(
     dataset: str, data_dir: str | None, seed: int, protocol: str = "holdout", config=None
 ):
     """The split a ranking recipe trains on: the book's 80/10/10 holdout, GroupLens' ``u1``
-    (ratings >= 4, IRGAN's; ML-100K only) or CFGAN's 80/20 with validation cut from training.
+    (ratings >= 4, IRGAN's; ML-100K only), CFGAN's 80/20 with validation cut from training, or
+    leave-last-out by time (SASRec's).
     (``config`` is unused: the splits do not depend on a ranker's settings.)"""
     from advrec.data import load_movielens, synthetic_movielens
     from advrec.data.paper_splits import cfgan_split, u1_split
@@ -288,8 +400,14 @@ def load_ranking_split(
 
     if protocol == "holdout":
         return load_split(dataset, data_dir, seed)
+    if protocol == "leave-last-out":
+        from advrec.recipes.sequences import load_sequences
+
+        return load_sequences(dataset, data_dir, seed).split
     if protocol not in ("u1", "cfgan"):
-        raise ValueError(f"protocol must be holdout, u1 or cfgan, got {protocol!r}.")
+        raise ValueError(
+            f"protocol must be holdout, u1, cfgan or leave-last-out, got {protocol!r}."
+        )
     if protocol == "u1" and dataset != "ml-100k":
         raise ValueError("protocol u1 is GroupLens' ML-100K split; use dataset ml-100k.")
     if dataset == "synthetic":

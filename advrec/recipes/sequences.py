@@ -11,13 +11,16 @@ validation (:class:`advrec.data.sequences.SequenceSplit`).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from advrec.recipes.base import Run, check_config, setting
+from advrec.recipes.base import Run, check_config, setting, with_settings
 
 __all__ = [
     "AdversarialSASRecConfig",
     "SASRecConfig",
+    "SASRecStudyConfig",
+    "load_study_sequences",
+    "run_sasrec_study",
     "fit_sasrec",
     "load_sequences",
     "run_adversarial_sasrec",
@@ -213,3 +216,113 @@ def load_sequences(
     if dataset == "synthetic":
         return leave_last_out(synthetic_sequences(seed=seed), max_len)
     return leave_last_out(load_movielens(dataset, data_dir).interactions, max_len)
+
+
+CONTROLS = ("weight 0", "none")
+
+
+@dataclass(frozen=True)
+class SASRecStudyConfig:
+    """SASRec trained until validation stops improving, its adversarially trained variants and
+    their control, each attacked by the label-free substitution attack and its random control
+    (:func:`advrec.attacks.substitution.label_free_attack_report`)."""
+
+    sasrec: SASRecConfig = field(default_factory=SASRecConfig)
+    adversarial: AdversarialSASRecConfig = field(default_factory=AdversarialSASRecConfig)
+    defences: tuple[str, ...] = setting(
+        ("apr", "substitution"), "adversaries trained from the plain model", "our choice"
+    )
+    control: str = setting(
+        "weight 0",
+        "the arm that isolates the adversarial term: the same phase with weight 0 ('none': no)",
+        "our choice",
+    )
+    attack_budgets: tuple[int, ...] = setting(
+        (1, 2, 3, 4, 5), "items substituted per history (empty: no attack)", "our choice"
+    )
+    attack_candidates: int = setting(
+        10, "substitutes tried per position", "released code: repeated_search=10", 1
+    )
+    min_similarity: float = setting(
+        0.5, "least cosine similarity of a substitute to the item it replaces",
+        "released code: min_cos_sim=0.5", -1.0,
+    )  # fmt: skip
+
+
+def run_sasrec_study(sequences, config: SASRecStudyConfig = SASRecStudyConfig(), seed: int = 0):
+    """Plain SASRec (:func:`run_sasrec`), then each of ``config.defences`` and the control
+    continued from it (:func:`run_adversarial_sasrec`), each attacked at ``attack_budgets``.
+
+    The run's model, ``valid`` and ``test`` are the plain SASRec's; ``history`` has the plain
+    ``"train"`` phase and one phase per arm (named after it); ``facts["arms"][name]`` has each
+    arm's ``valid``, ``test``, ``test_untied`` (the users whose targets are ordered by time,
+    :func:`advrec.data.sequences.untied_users`) and ``attack`` report.
+    """
+    import time
+
+    from advrec.attacks.substitution import label_free_attack_report
+    from advrec.metrics import evaluate_ranking
+    from advrec.seeds import derive_seed
+
+    check_config(config)
+    if config.control not in CONTROLS:
+        raise ValueError(f"control must be one of {CONTROLS}, got {config.control!r}.")
+    start = time.perf_counter()
+    plain = run_sasrec(sequences, config.sasrec, seed)
+    arms = {"SASRec": plain}
+    variants = {name: {"adversary": name} for name in config.defences}
+    if config.control == "weight 0":
+        variants["control"] = {"adversary": "apr", "adversarial_weight": 0.0}
+    for name, changes in variants.items():
+        arms[name] = run_adversarial_sasrec(
+            plain, sequences, with_settings(config.adversarial, **changes), seed
+        )
+    split = sequences.split
+    untied = _untied(sequences)
+    facts = {"arms": {}}
+    run = Run(plain.model, plain.valid, plain.test, {}, {}, {}, 0.0, facts)
+    for name, arm in arms.items():
+        phase = "train" if name == "SASRec" else "adversarial"
+        key = "train" if name == "SASRec" else name
+        run.history[key] = arm.history[phase]
+        run.best_epoch[key] = arm.best_epoch[phase]
+        run.losses[key] = arm.losses[phase]
+        scorer = arm.model.scorer(sequences.test_context)
+        record = {"valid": arm.valid, "test": arm.test}
+        record["test_untied"] = evaluate_ranking(
+            scorer, untied, exclude=[split.train, split.valid], ks=SEQUENCE_KS
+        )
+        if config.attack_budgets:
+            record["attack"] = label_free_attack_report(
+                arm.model,
+                sequences,
+                config.attack_budgets,
+                config.attack_candidates,
+                config.min_similarity,
+                seed=derive_seed(seed, f"random substitution {name}"),
+            )
+        facts["arms"][name] = record
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+def _untied(sequences):
+    """The test pairs of the users whose targets are ordered by time, not by file order."""
+    import numpy as np
+
+    from advrec.data.sequences import untied_users
+
+    split = sequences.split
+    everything = split.train.concat(split.valid).concat(split.test)
+    return split.test.select(np.isin(split.test.user, untied_users(everything)))
+
+
+def load_study_sequences(
+    dataset: str,
+    data_dir: str | None,
+    seed: int,
+    protocol: str = "leave-last-out",
+    config: SASRecStudyConfig = SASRecStudyConfig(),
+):
+    """:func:`load_sequences` with the study's SASRec window."""
+    return load_sequences(dataset, data_dir, seed, protocol, config.sasrec)

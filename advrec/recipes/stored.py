@@ -76,15 +76,30 @@ class StoredRun:
     prefix_seed: int = 0
     tolerance: float = 1e-3
 
-    def data(self, seed: int, data_dir: str | None = None):
-        """The recipe's data for ``seed``."""
+    def data(
+        self,
+        seed: int,
+        data_dir: str | None = None,
+        dataset: str | None = None,
+        protocol: str | None = None,
+    ):
+        """The recipe's data for ``seed`` (``dataset``/``protocol``: another than the stored
+        run's, e.g. ``"synthetic"`` for a smoke run)."""
         recipe = _recipe(self.recipe)
-        protocol = self.protocol or recipe.protocols[0]
-        return recipe.load(self.dataset, data_dir, seed, protocol, self.config)
+        protocol = protocol or self.protocol or recipe.protocols[0]
+        return recipe.load(dataset or self.dataset, data_dir, seed, protocol, self.config)
 
-    def run(self, seed: int, config: Any = None, data_dir: str | None = None) -> Run:
+    def run(
+        self,
+        seed: int,
+        config: Any = None,
+        data_dir: str | None = None,
+        dataset: str | None = None,
+        protocol: str | None = None,
+    ) -> Run:
         """One seed of the stored run, with ``config`` (default: the stored run's)."""
-        return _recipe(self.recipe).run(self.data(seed, data_dir), config or self.config, seed)
+        data = self.data(seed, data_dir, dataset, protocol)
+        return _recipe(self.recipe).run(data, config or self.config, seed)
 
 
 def _recipe(name: str):
@@ -97,8 +112,18 @@ def _recipe(name: str):
 
 def _stored_runs() -> dict[str, StoredRun]:
     from advrec.recipes.adversarial import APRStudyConfig
+    from advrec.recipes.gan_recommenders import AugmentationConfig, CFGANConfig, IRGANConfig
     from advrec.recipes.privacy import LeakageConfig
-    from advrec.recipes.ranking import BPRMFConfig
+    from advrec.recipes.ranking import BaselinesConfig, BPRMFConfig, TunedBaselinesConfig
+    from advrec.recipes.sequences import SASRecStudyConfig
+
+    at_5 = TunedBaselinesConfig(baselines=BaselinesConfig(monitor="ndcg@5"))
+    baselines_prefix = (
+        ("baselines__bpr__epochs", 3),
+        ("baselines__max_extensions", 0),
+        ("edge", "allow"),
+        ("refit", "none"),
+    )
 
     runs = (
         StoredRun(
@@ -136,6 +161,93 @@ def _stored_runs() -> dict[str, StoredRun]:
             "classifiers cross-validated within disclosed, selection and evaluation users",
             seeds=tuple(range(20)),
             prefix=(("ranker__epochs", 3), ("defences", ()), ("generator__epochs", 1)),
+        ),
+        StoredRun(
+            "cfgan-ml100k",
+            "cfgan",
+            CFGANConfig(),
+            about="CFGAN at the released ML-100K setting (parameters.py: item-based, G 400, "
+            "D 125, ZP with PM/ZR ratios 0.7, ZR weight 0.03, reg_G 0.001, Adam 1e-4 for both, "
+            "D batches of 64 and G batches of 32, 2 D and 4 G passes a round) for 500 epochs = "
+            "1,000 released G passes (the released range is 750-1000, chosen on test); the "
+            "epoch is chosen on validation (every 10), then CFGAN is trained again for that "
+            "many epochs on train + valid (80% of each user, as in the paper) and tested",
+            protocol="cfgan",
+            prefix=(("epochs", 10), ("refit", "none")),
+        ),
+        StoredRun(
+            "irgan-ml100k",
+            "irgan",
+            IRGANConfig(),
+            about="IRGAN at the released schedule (cf_gan.py: 15 rounds of 100 D epochs, "
+            "negatives from G at temperature 0.2 redrawn every 5, and 50 G epochs; SGD 0.001 "
+            "per pair for D with l2 0.1 and per user for G; 2 samples per positive, importance "
+            "mix 0.2, reward 2 sigma(f) - 1) on GroupLens' u1 split (ratings >= 4), from a "
+            "5-factor BPR-MF whose l2 (1e-2) and epochs are chosen on validation (10% of "
+            "u1.base); the G epoch is chosen on validation precision@5, then pre-training and "
+            "game are played again on all of u1.base for the chosen epochs and tested",
+            protocol="u1",
+            prefix=(("rounds", 1), ("generator_epochs", 10), ("refit", "none")),
+        ),
+        StoredRun(
+            "baselines-u1-ml100k",
+            "baselines",
+            at_5,
+            about="ItemPop, EASE^R and BPR-MF (64 factors) on IRGAN's u1 split: EASE^R's and "
+            "BPR-MF's l2 chosen on validation NDCG@5 (10% of u1.base; grids grow past a "
+            "winning edge), then refit on all of u1.base (BPR-MF for its chosen epochs)",
+            protocol="u1",
+            prefix=baselines_prefix,
+        ),
+        StoredRun(
+            "baselines-cfgan-ml100k",
+            "baselines",
+            at_5,
+            about="ItemPop, EASE^R and BPR-MF (64 factors) on CFGAN's 80/20 split: l2 chosen on "
+            "validation NDCG@5 (20% of the training rows), then refit on the whole 80%",
+            protocol="cfgan",
+            prefix=baselines_prefix,
+        ),
+        StoredRun(
+            "baselines-lastout-ml100k",
+            "baselines",
+            TunedBaselinesConfig(),
+            about="ItemPop, EASE^R and BPR-MF (64 factors) on leave-last-out: l2 chosen on "
+            "validation NDCG@10, then refit on train + valid (the validation item is the "
+            "history SASRec reads at test time too)",
+            protocol="leave-last-out",
+            prefix=baselines_prefix,
+        ),
+        StoredRun(
+            "sasrec-study-ml100k",
+            "sasrec-study",
+            SASRecStudyConfig(),
+            about="SASRec (2 blocks, d 64, 50 items, dropout 0.2, BCE, Adam 0.001 with beta_2 "
+            "0.98, batch 128: the paper's schedule, early-stopped on validation NDCG@10 every 5 "
+            "epochs with patience 4, at most 200) on leave-last-out; then APR on the input "
+            "embeddings, item-mixture adversarial training (Yue et al.) and the weight-0 "
+            "control continue it (fresh Adam 0.001, every 2 epochs, patience 2, at most 10); "
+            "each is attacked by the label-free substitution attack (budgets 1-5, 10 "
+            "candidates, cosine similarity >= 0.5: the released defaults) and its random control",
+            protocol="leave-last-out",
+            prefix=(
+                ("sasrec__epochs", 5),
+                ("defences", ()),
+                ("control", "none"),
+                ("attack_budgets", ()),
+            ),
+        ),
+        StoredRun(
+            "augmentation-ml100k",
+            "augmentation",
+            AugmentationConfig(),
+            about="Three groups of 60 users keep 3, 5 or 10 training rows of CFGAN's 80/20 split "
+            "(each seed its own split); CFGAN (released architecture, Adam 1e-3) trains on the "
+            "sparse table until validation NDCG@5 stops improving (every 5 epochs, patience "
+            "4); each sparse user gets its 10 best-generated, popularity-sampled or random "
+            "items; BPR-MF is trained on each table; the sparse users' test NDCG@10",
+            protocol="cfgan",
+            prefix=(("generator__epochs", 5), ("methods", ())),
         ),
     )
     return {run.name: run for run in runs}
@@ -280,13 +392,15 @@ class StoredResult:
         """The ``facts`` of ``seed``'s run (:attr:`advrec.recipes.base.Run.facts`)."""
         return self._run(seed)["facts"]
 
-    def facts(self, *path: str) -> np.ndarray:
-        """float64 ``[n_seeds, ...]``: the value at ``path`` (keys into each seed's ``facts``,
-        e.g. ``"arms", "AMF", "test", "ndcg@10"``) for every seed, in seed order."""
+    def facts(self, *path: str | int) -> np.ndarray:
+        """float64 ``[n_seeds, ...]``: the value at ``path`` (keys into each seed's ``facts``;
+        numbers are looked up as strings, as JSON keeps them), e.g.
+        ``facts("arms", "SASRec", "attack", "random", 3, "ndcg@10")``, for every seed."""
         values = []
         for run in self.document["runs"]:
             value = run["facts"]
             for key in path:
+                key = str(key)
                 if key not in value:
                     raise KeyError(f"seed {run['seed']}'s facts have no {key!r} at {path}.")
                 value = value[key]
@@ -327,11 +441,23 @@ def load_stored(name: str, directory: str | Path | None = None) -> StoredResult:
     return StoredResult(json.loads(path.read_text()))
 
 
-def run_prefix(name: str, seed: int | None = None, data_dir: str | None = None) -> Run:
-    """The live prefix of stored run ``name``: its recipe with the prefix's config changes."""
+def run_prefix(
+    name: str,
+    seed: int | None = None,
+    data_dir: str | None = None,
+    dataset: str | None = None,
+    protocol: str | None = None,
+    changes: dict | None = None,
+) -> Run:
+    """The live prefix of stored run ``name``: its recipe with the prefix's config changes.
+
+    ``dataset``, ``protocol`` and more config ``changes`` make another run than the prefix
+    (a chapter's smoke run on synthetic data); only the defaults reproduce the stored epochs.
+    """
     stored = stored_run(name)
     seed = stored.prefix_seed if seed is None else seed
-    return stored.run(seed, with_settings(stored.config, **dict(stored.prefix)), data_dir)
+    config = with_settings(stored.config, **{**dict(stored.prefix), **(changes or {})})
+    return stored.run(seed, config, data_dir, dataset, protocol)
 
 
 def prefix_matches(prefix: Run, result: StoredResult, seed: int, tolerance: float) -> list[str]:

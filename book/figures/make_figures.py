@@ -5,7 +5,9 @@ Run ``python book/figures/make_figures.py`` from the repository root; it rewrite
 - ``gan_training_loop.png``: one training step of a GAN, two players, two optimizers;
 - ``adversarial_families.png``: the min-max game of each adversarial family, on one page;
 - ``apr_perturbation.png``: APR's worst-case move of each embedding row inside its own ball;
-- ``privacy_threat_model.png``: the attacker of the privacy chapter, and gradient reversal.
+- ``privacy_threat_model.png``: the attacker of the privacy chapter, and gradient reversal;
+- ``gan_recommenders.png``: IRGAN's policy gradient beside CFGAN's gradient through D;
+- ``sasrec_causal.png``: SASRec's causal self-attention over a history.
 
 The PNGs are committed; the script is here so that a figure can be changed and redrawn.
 """
@@ -352,8 +354,70 @@ def privacy_threat_model():
     save(fig, "privacy_threat_model.png", text_scale=1.2)
 
 
+def gan_recommenders():
+    """IRGAN's discrete samples and policy gradient beside CFGAN's real-valued vectors."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.2))
+    for a, title in (
+        (ax, "IRGAN: discrete samples, policy gradient"),
+        (bx, "CFGAN: real-valued vectors, gradient through D"),
+    ):
+        a.set_xlim(0, 10)
+        a.set_ylim(0, 4.6)
+        a.axis("off")
+        a.set_title(title, fontsize=11.5)
+    u = box(ax, 1.2, 3.3, "user $u$", GREY, w=1.8, h=0.8, fontsize=10)
+    g = box(ax, 4.6, 3.3, "$G$: softmax policy\n" r"$p_\theta(i \mid u)$", BLUE, w=2.8, h=1.0)
+    d = box(ax, 8.4, 3.3, r"$D$: $\sigma(f_\phi(u, i))$", ORANGE, w=2.6, h=0.9, fontsize=10)
+    pos = box(ax, 8.4, 0.9, "observed positives\nof $u$", GREEN, w=2.6, h=1.0, fontsize=10)
+    arrow(ax, (u[0] + 0.9, u[1]), (g[0] - 1.4, g[1]))
+    arrow(ax, (g[0] + 1.4, g[1] + 0.2), (d[0] - 1.3, d[1] + 0.2), "sampled item ids")
+    arrow(ax, (pos[0], pos[1] + 0.5), (d[0], d[1] - 0.45), "real pairs", offset=(0.75, -0.1))
+    reward = "reward $r(u, i)$"
+    arrow(
+        ax, (d[0] - 1.3, d[1] - 0.25), (g[0] + 1.4, g[1] - 0.25), reward, ORANGE, offset=(0, -0.55)
+    )
+    rule = "REINFORCE:\n" r"$r \cdot \nabla_\theta \log p_\theta(i \mid u)$"
+    ax.text(4.6, 1.3, rule, ha="center", fontsize=10, color=BLUE)
+    c = box(bx, 1.3, 3.3, "condition $e_u$\n(purchase vector)", GREY, w=2.4, h=1.0, fontsize=10)
+    g = box(bx, 4.7, 3.3, "$G$: MLP\n" r"$\hat r_u = G(e_u)$", BLUE, w=2.4, h=1.0, fontsize=10)
+    d = box(bx, 8.4, 3.3, "$D([e_u; x])$", ORANGE, w=2.4, h=0.9, fontsize=10)
+    m = box(bx, 4.7, 0.9, "mask $m_u$ (PM),\nzeros $Z_u$ (ZR)", RED, w=2.6, h=1.0, fontsize=10)
+    r = box(bx, 8.4, 0.9, "real: $x = e_u$", GREEN, w=2.4, h=0.9, fontsize=10)
+    arrow(bx, (c[0] + 1.2, c[1]), (g[0] - 1.2, g[1]))
+    arrow(bx, (g[0] + 1.2, g[1] + 0.2), (d[0] - 1.2, d[1] + 0.2), r"$x = \hat r_u \odot m_u$")
+    arrow(bx, (m[0], m[1] + 0.5), (g[0], g[1] - 0.5))
+    arrow(bx, (r[0], r[1] + 0.45), (d[0], d[1] - 0.45))
+    through = r"$\partial \log D / \partial x$"
+    arrow(
+        bx, (d[0] - 1.2, d[1] - 0.25), (g[0] + 1.2, g[1] - 0.25), through, ORANGE, offset=(0, -0.55)
+    )
+    fig.tight_layout()
+    save(fig, "gan_recommenders.png", text_scale=1.1)
+
+
+def sasrec_causal():
+    """SASRec: each position reads the items up to it and predicts the next one."""
+    fig, ax = canvas(11, 4.2, (-0.4, 11.4), (-0.4, 4.3))
+    for t in range(5):
+        x = 1.7 * t + 0.6
+        box(ax, x, 0.3, f"$s_{t + 1}$", GREY, w=1.2, h=0.55, fontsize=10)
+        box(ax, x, 1.35, f"$E_{{s_{t + 1}}} + P_{t + 1}$", BLUE, w=1.4, h=0.55, fontsize=9)
+        box(ax, x, 2.75, f"$h_{t + 1}$", GREEN, w=1.2, h=0.55, fontsize=10)
+        box(ax, x, 3.75, rf"$\to s_{t + 2}$", RED, w=1.2, h=0.55, fontsize=10)
+        arrow(ax, (x, 0.58), (x, 1.07))
+        arrow(ax, (x, 3.03), (x, 3.47))
+        for u in range(t + 1):  # causal attention: position t reads positions <= t
+            arrow(ax, (1.7 * u + 0.6, 1.63), (x, 2.47), color=BLUE, alpha=0.35)
+    ax.text(8.9, 2.05, "causal self-attention\n" r"blocks ($\times n_{\mathrm{blocks}}$)")
+    ax.text(8.9, 3.6, "scores $h_t^\\top E_i$\n(the same table $E$)")
+    ax.text(8.9, 0.2, "history, oldest first")
+    save(fig, "sasrec_causal.png", text_scale=1.1)
+
+
 if __name__ == "__main__":
     gan_training_loop()
     adversarial_families()
     apr_perturbation()
     privacy_threat_model()
+    gan_recommenders()
+    sasrec_causal()

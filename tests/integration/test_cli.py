@@ -101,7 +101,7 @@ def test_malformed_arguments_are_reported_by_argparse(capsys, argv, message):
         (["train", "bpr", "--l2", "-1"], "l2 must be a finite number >= 0"),
         (["train", "apr", "--epsilon", "-1"], "epsilon must be a finite number >= 0"),
         (["train", "apr", "--learning-rate", "0"], "learning_rate must be a finite number > 0"),
-        (["train", "irgan", "--warmup-epochs", "-1"], "warmup_epochs must be >= 0"),
+        (["train", "irgan", "--rounds", "0"], "rounds must be >= 1"),
         (["train", "irgan", "--generator-learning-rate", "0"], "must be a finite number > 0"),
         (["train", "ease", "--l2", "0"], "l2 must be a finite number > 0"),
     ],

@@ -86,6 +86,49 @@ def test_irgan_scores_with_the_generator_and_checks_pretrained_shapes(tiny_inter
         model.load_generator(np.ones((4, 3)), np.ones((6, 3)), np.zeros(6))
 
 
+def test_irgan_negatives_for_d_follow_the_tempered_generator(tiny_interactions):
+    model = IRGAN(tiny_interactions, dim=2, temperature=0.5, seed=0)
+    model.load_generator(np.ones((4, 2)), np.zeros((6, 2)), np.log(np.arange(1.0, 7.0)))
+    users = np.repeat(np.array([0, 3]), 60_000)
+    drawn = model.sample_negatives(users, np.random.default_rng(0)).reshape(2, -1)
+    expected = np.arange(1.0, 7.0) ** 2 / np.sum(np.arange(1.0, 7.0) ** 2)  # softmax(g / 0.5)
+    for row in drawn:
+        assert np.abs(np.bincount(row, minlength=6) / len(row) - expected).max() < 0.01
+
+
+def test_irgan_phases_train_one_player_each_and_keep_their_steps(tiny_interactions):
+    from advrec.data.sampling import Examples
+
+    model = IRGAN(tiny_interactions, dim=3, seed=0)
+    model.compile(keras.optimizers.SGD(0.5), keras.optimizers.SGD(0.5))
+    pairs = Examples((tiny_interactions.user, tiny_interactions.item), 4, seed=0)
+    users = Examples((np.arange(4, dtype=np.int32),), 4, seed=0)
+    for phase, data, moved, fixed in (
+        ("discriminator", pairs, model.discriminator_variables, model.generator_variables),
+        ("generator", users, model.generator_variables, model.discriminator_variables),
+    ):
+        before = [v.numpy().copy() for v in (*moved, *fixed)]
+        with model.phase(phase):
+            model.fit(data.dataset(epochs=None), epochs=1, steps_per_epoch=1, verbose=0)
+        after = [v.numpy() for v in (*moved, *fixed)]
+        assert not np.allclose(before[0], after[0]), phase
+        for old, new in zip(before[len(moved) :], after[len(moved) :], strict=True):
+            np.testing.assert_array_equal(old, new)
+    assert model.current_phase == "game"
+    assert {"discriminator", "generator"} <= set(model._phase_functions)
+    with pytest.raises(ValueError, match="phase"):
+        with model.phase("both"):
+            pass
+
+
+def test_irgan_generator_update_uses_two_samples_per_positive(tiny_interactions):
+    model = IRGAN(tiny_interactions, dim=2, generator_samples=2, seed=0)
+    assert model.max_samples == 2 * 3  # every user has 3 positives
+    model.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0))
+    loss, reward = model.generator_user_step(tf.constant([0, 1, 2, 3]))
+    assert np.isfinite(loss.numpy()) and abs(float(reward)) <= 1.0
+
+
 def test_irgan_rejects_bad_settings(tiny_interactions):
     with pytest.raises(ValueError, match="reward"):
         IRGAN(tiny_interactions, reward="exp")
@@ -258,3 +301,48 @@ def test_both_models_train_under_a_two_replica_strategy_and_under_xla():
     assert out["cfgan_moved"]
     for name in ("irgan", "cfgan", "irgan_xla", "cfgan_xla"):
         assert np.isfinite(out[name]["d_loss"][0]) and np.isfinite(out[name]["g_loss"][0]), name
+
+
+# --- the recipes at their released schedules, in miniature ------------------------------------
+
+
+@pytest.mark.slow
+def test_irgan_recipe_selects_from_the_pretrained_start_on_and_refits(synthetic_split):
+    from advrec.recipes.base import with_settings
+    from advrec.recipes.gan_recommenders import IRGANConfig, run_irgan
+
+    config = with_settings(
+        IRGANConfig(),
+        pretrain__dim=4,
+        pretrain__epochs=2,
+        rounds=2,
+        discriminator_epochs=2,
+        generator_epochs=2,
+        eval_every=1,
+        discriminator_batch=512,
+    )
+    run = run_irgan(synthetic_split, config, seed=0)
+    assert run.history["game"]["epoch"] == [0, 1, 2, 3, 4]  # epoch 0: the pre-trained generator
+    assert run.best_epoch["game"] in run.history["game"]["epoch"]
+    assert (
+        len(run.losses["discriminator"]["d_loss"]) == 2 and len(run.losses["game"]["g_loss"]) == 4
+    )
+    assert {"test", "valid", "refit_test"} <= set(run.facts["pretrained"])
+    assert run.test.keys() == run.facts["selected"]["test"].keys()
+
+
+@pytest.mark.slow
+def test_cfgan_recipe_refits_for_the_selected_epochs(synthetic_split):
+    from advrec.recipes.base import with_settings
+    from advrec.recipes.gan_recommenders import CFGANConfig, run_cfgan
+
+    config = with_settings(
+        CFGANConfig(), mode="user", generator_units=8, discriminator_units=8, epochs=3,
+        eval_every=1,
+    )  # fmt: skip
+    run = run_cfgan(synthetic_split, config, seed=0)
+    assert run.history["train"]["epoch"] == [1, 2, 3]
+    assert len(run.losses["refit"]["d_loss"]) == run.best_epoch["train"]
+    assert run.test != run.facts["selected"]["test"]  # the refit model is tested
+    with pytest.raises(ValueError, match="refit"):
+        run_cfgan(synthetic_split, with_settings(config, refit="twice"), seed=0)

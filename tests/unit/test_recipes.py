@@ -204,3 +204,22 @@ def test_baselines_are_tuned_then_run_and_refit_on_train_and_valid(synthetic_spl
     assert len(refit.losses["train"]["loss"]) == bpr.run.best_epoch["train"]
     with pytest.raises(ValueError, match="number of epochs"):
         refit_on_train_and_valid("BPR-MF", synthetic_split, bpr.config)
+
+
+@pytest.mark.slow
+def test_tuned_baselines_choose_on_validation_refit_and_keep_every_curve(synthetic_split):
+    from advrec.recipes.ranking import TunedBaselinesConfig, run_tuned_baselines
+
+    config = with_settings(
+        TunedBaselinesConfig(), baselines__bpr__epochs=2, baselines__max_extensions=0, edge="allow"
+    )
+    run = run_tuned_baselines(synthetic_split, config, seed=0)
+    assert set(run.facts) == {"ItemPop", "EASE^R", "BPR-MF"}
+    assert run.facts["EASE^R"]["l2"] in (100.0, 300.0, 1000.0)
+    assert sorted(run.facts["BPR-MF"]["grid"]) == sorted(["0.003", "0.01", "0.03"])
+    assert set(run.history) == {"BPR-MF l2=0.003", "BPR-MF l2=0.01", "BPR-MF l2=0.03"}
+    for record in run.facts.values():
+        assert "refit_test" in record and "refit_test_untied" not in record  # not leave-last-out
+    assert run.test == run.facts["EASE^R"]["refit_test"]
+    with pytest.raises(ValueError, match="refit"):
+        run_tuned_baselines(synthetic_split, with_settings(config, refit="twice"), seed=0)

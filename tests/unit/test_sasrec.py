@@ -14,6 +14,9 @@ import pytest
 import tensorflow as tf
 
 from advrec.attacks.substitution import (
+    label_free_attack_report,
+    overlap_at_k,
+    random_substitution,
     substitution_attack,
     targeted_attack,
     untargeted_attack_curve,
@@ -22,8 +25,10 @@ from advrec.data import Interactions
 from advrec.data.sequences import (
     leave_last_out,
     synthetic_sequences,
+    timestamp_ties,
     training_sequences,
     training_windows,
+    untied_users,
     user_histories,
 )
 from advrec.metrics import evaluate_ranking
@@ -241,6 +246,49 @@ def test_an_interrupted_sasrec_run_resumes_to_the_same_weights(sequences, tmp_pa
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_timestamp_ties_and_the_users_whose_targets_are_ordered_by_time():
+    # user 0: distinct times; user 1: test ties validation; user 2: validation ties training;
+    # user 3: two items only (no test item)
+    table = Interactions.from_arrays(
+        [0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3],
+        [0, 1, 2, 3, 0, 1, 2, 0, 1, 2, 0, 1],
+        timestamp=[1, 2, 3, 4, 1, 2, 2, 5, 5, 6, 1, 1],
+        n_items=4,
+    )
+    ties = timestamp_ties(table)
+    assert ties["consecutive"] == pytest.approx(3 / 8)  # 1->2 of user 1, 5->5 of 2, 1->1 of 3
+    assert ties["test_ties_valid"] == pytest.approx(1 / 3)
+    assert ties["valid_ties_train"] == pytest.approx(1 / 3)
+    np.testing.assert_array_equal(untied_users(table), [0])
+
+
+def test_overlap_counts_shared_items_in_any_order():
+    np.testing.assert_allclose(
+        overlap_at_k([[1, 2, 3], [4, 5, 6]], [[3, 2, 9], [7, 8, 9]]), [2 / 3, 0]
+    )
+    with pytest.raises(ValueError, match="same shape"):
+        overlap_at_k([[1, 2]], [[1, 2, 3]])
+
+
+def test_random_substitution_changes_budget_real_positions_within_the_limit(sequences):
+    model = SASRec(sequences, dim=8, n_blocks=1, seed=0)
+    users = sequences.test.user[:50]
+    histories = sequences.test_context[users]
+    steps = random_substitution(model, histories, budget=3, min_similarity=0.2, seed=1)
+    unit = tf.math.l2_normalize(model.item_embeddings[: sequences.n_items], -1).numpy()
+    real = (histories != sequences.pad).sum(axis=1)
+    for k, changed_history in enumerate(steps, start=1):
+        changed = changed_history != histories
+        assert not changed[histories == sequences.pad].any()
+        assert np.all(changed.sum(axis=1) <= np.minimum(k, real))
+        rows, cols = np.nonzero(changed)
+        old, new = histories[rows, cols], changed_history[rows, cols]
+        assert np.all(np.sum(unit[old] * unit[new], axis=1) >= 0.2 - 1e-6)
+    assert (steps[-1] != histories).sum(axis=1).mean() > 2  # the limit leaves most positions
+    again = random_substitution(model, histories, budget=3, min_similarity=0.2, seed=1)
+    np.testing.assert_array_equal(again[-1], steps[-1])
+
+
 # -- the attack --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def trained(sequences):
@@ -278,6 +326,21 @@ def test_attack_curve_and_targeted_attack(sequences, trained):
     result = targeted_attack(trained, sequences, target, budget=2, n_candidates=3, max_users=30)
     assert len(result["users"]) == 30
     assert np.mean(result["attacked_rank"]) < np.mean(result["clean_rank"])
+
+
+@pytest.mark.slow  # trains a model first
+def test_label_free_report_has_the_attack_and_its_control_at_every_budget(sequences, trained):
+    report = label_free_attack_report(
+        trained, sequences, budgets=(1, 3), n_candidates=3, min_similarity=None, k=5
+    )
+    assert report["clean"]["overlap@5"] == 1.0 and report["clean"]["changed"] == 0.0
+    for arm in ("attack", "random"):
+        assert sorted(report[arm]) == [1, 3]
+        for budget, scores in report[arm].items():
+            assert 0.0 <= scores["overlap@5"] <= 1.0 and scores["changed"] <= budget
+            assert {"ndcg@5", "hr@5"} <= set(scores)
+    # the attacker demotes the clean top item, so it disturbs the list more than chance does
+    assert report["attack"][3]["overlap@5"] < report["random"][3]["overlap@5"]
 
 
 # -- distribution ------------------------------------------------------------------------------
