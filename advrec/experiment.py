@@ -76,6 +76,8 @@ class PairedComparison:
         t_statistic, p_value: two-sided paired t-test of ``mean(a - b) = 0``.
         sign_p_value: two-sided exact sign test (binomial) on the non-zero differences.
         wins, losses: runs where ``a`` is above / below ``b``.
+        correction: how ``p_value`` was adjusted for several comparisons (``""``: it was not;
+            e.g. ``"Holm over 5"``, :func:`holm_comparisons`).
     """
 
     n: int
@@ -86,6 +88,7 @@ class PairedComparison:
     sign_p_value: float
     wins: int
     losses: int
+    correction: str = ""
 
     def significant(self, alpha: float = 0.05) -> bool:
         """Whether the paired t-test rejects "no difference" at level ``alpha``."""
@@ -99,6 +102,8 @@ class PairedComparison:
         higher on 3 of 5 seeds, paired t-test p = 0.41)"``.
         """
         test = f"paired t-test p = {self.p_value:.2g}"
+        if self.correction:
+            test += f", {self.correction}"
         if not self.significant(alpha):
             return (
                 f"no significant difference between {a} and {b} ({a} {higher} on {self.wins} "
@@ -156,6 +161,42 @@ def paired_comparison(a: Sequence[float], b: Sequence[float]) -> PairedCompariso
     decided = wins + losses
     sign_p = 1.0 if decided == 0 else float(stats.binomtest(wins, decided, 0.5).pvalue)
     return PairedComparison(n, mean, std, float(t_statistic), p_value, sign_p, wins, losses)
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """float64 ``[n]``: Holm's step-down adjusted p-values of ``n`` tests (Holm, 1979).
+
+    Rejecting every hypothesis whose adjusted p-value is below ``alpha`` keeps the chance of any
+    false rejection among the ``n`` at most ``alpha``, whatever their dependence; a chapter that
+    makes several comparisons reports these instead of the raw p-values.
+    """
+    p = np.asarray(p_values, np.float64)
+    if p.ndim != 1 or not np.all((p >= 0) & (p <= 1)):
+        raise ValueError(f"p_values must be a 1-D list of probabilities in [0, 1], got {p}.")
+    order = np.argsort(p, kind="stable")
+    scaled = (len(p) - np.arange(len(p))) * p[order]
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    return adjusted
+
+
+def holm_comparisons(
+    pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+) -> dict[str, PairedComparison]:
+    """:func:`paired_comparison` of every ``label: (a, b)`` pair, their t-test p-values adjusted
+    together by :func:`holm` (each comparison's ``correction`` says so): the family of claims a
+    chapter makes about one table, with a chance of any false "significant" of at most alpha."""
+    import dataclasses
+
+    raw = {label: paired_comparison(a, b) for label, (a, b) in pairs.items()}
+    if not raw:
+        raise ValueError("give at least one pair to compare.")
+    adjusted = holm([c.p_value for c in raw.values()])
+    note = f"Holm-adjusted over {len(raw)}" if len(raw) > 1 else ""
+    return {
+        label: dataclasses.replace(c, p_value=float(p), correction=note)
+        for (label, c), p in zip(raw.items(), adjusted, strict=True)
+    }
 
 
 MISSING = "—"

@@ -10,6 +10,8 @@ from advrec.experiment import (
     MISSING,
     format_cell,
     format_mean_std,
+    holm,
+    holm_comparisons,
     paired_comparison,
     results_table,
     run_seeds,
@@ -209,3 +211,23 @@ def test_run_seeds_refuses_runs_that_report_different_metrics():
 def test_mean_std_of_nothing_is_refused():
     with pytest.raises(ValueError, match="no values"):
         format_mean_std([])
+
+
+def test_holm_adjusts_step_down_and_keeps_the_order():
+    # Sorted p = 0.01, 0.02, 0.04: scaled 0.03, 0.04, 0.04 (running maximum), capped at 1.
+    np.testing.assert_allclose(holm([0.04, 0.01, 0.02]), [0.04, 0.03, 0.04])
+    np.testing.assert_allclose(holm([0.5, 0.9]), [1.0, 1.0])
+    assert holm([0.03]).tolist() == [0.03]
+    with pytest.raises(ValueError, match="probabilities"):
+        holm([0.1, 1.5])
+
+
+def test_holm_comparisons_adjust_the_family_and_say_so_in_the_verdict():
+    a = np.array([0.30, 0.32, 0.31, 0.33, 0.29])
+    pairs = {"clear": (a, a - 0.02 - 0.001 * np.arange(5)), "tie": (a, a[::-1])}
+    result = holm_comparisons(pairs)
+    raw = {k: paired_comparison(*v).p_value for k, v in pairs.items()}
+    np.testing.assert_allclose([result[k].p_value for k in pairs], holm(list(raw.values())))
+    assert "Holm-adjusted over 2" in result["clear"].verdict("A", "B")
+    assert result["clear"].significant() and not result["tie"].significant()
+    assert holm_comparisons({"one": pairs["clear"]})["one"].correction == ""
