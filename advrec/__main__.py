@@ -90,6 +90,8 @@ def _option_type(config_field: dataclasses.Field):
         default = config_field.default_factory()
     optional = "None" in str(config_field.type)
     if isinstance(default, tuple):
+        if default and all(isinstance(v, str) for v in default):
+            return str, "*"
         return _whole if all(isinstance(v, int) for v in default) else _finite_float, "*"
     if isinstance(default, bool):
         raise TypeError("boolean settings are not supported on the command line yet")
@@ -357,7 +359,7 @@ def run_attack(args: argparse.Namespace) -> dict:
         )  # fmt: skip
     else:
         value = None
-        if args.attack not in shilling.CLASSIC_ATTACKS:
+        if args.attack == "gan":  # the optimised "surrogate" attack trains its own
             surrogate = fit_surrogate(split.train, attacker, seed=args.seed)
             value = shilling.surrogate_value(surrogate, split.train, target)
         profiles = make_profiles(
