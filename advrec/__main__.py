@@ -359,7 +359,7 @@ def run_attack(args: argparse.Namespace) -> dict:
         )  # fmt: skip
     else:
         value = None
-        if args.attack not in shilling.CLASSIC_ATTACKS:
+        if args.attack == "gan":  # the optimised "surrogate" attack trains its own
             surrogate = fit_surrogate(split.train, attacker, seed=args.seed)
             value = shilling.surrogate_value(surrogate, split.train, target)
         profiles = make_profiles(

@@ -19,13 +19,19 @@ target's segment items: with implicit data there is no low rating, and the way t
 one" is to look like the target's audience and never take it (a pairwise model then samples the
 target as a negative for those users).
 
-Two learned attacks use a *surrogate*: a BPR-MF the attacker trains on the data it sees.
+Two learned attacks use a *surrogate*, a model the attacker trains on the data it sees.
 
-- :func:`surrogate_profiles` -- an optimised attack: fillers are the items whose surrogate
-  factors point where the target has to go (:func:`influence_direction`).
+- :func:`optimised_profiles` -- the optimised attack ("surrogate"): projected gradient ascent on
+  the fake profiles through the exact retraining of an item-item ridge surrogate (EASE^R's closed
+  form, updated for the fake rows by the Woodbury identity), several steps, keeping the profiles
+  whose surrogate objective is best (:class:`RidgeSurrogate`).
 - :class:`ProfileGAN` -- an AUSH-style GAN (Lin et al., 2020): the generator turns a real user's
   profile (the template) into a filler set, a discriminator tells generated from real profiles,
-  and an attack loss rewards fillers along the influence direction.
+  and an attack loss rewards fillers along the influence direction of a BPR-MF surrogate
+  (:func:`influence_direction`; :func:`surrogate_profiles` draws profiles from it in one step).
+
+:func:`clone_profiles` is the positive control: a copy of every real user's profile plus the
+target, an attack so large that the measure must register it.
 
 The attacker's knowledge, everywhere: the real users' training interactions (not validation or
 test), not the victim model, its hyper-parameters or its seed.
@@ -321,6 +327,121 @@ def surrogate_profiles(
     return profiles
 
 
+def clone_profiles(train: Interactions, target: int, n_fake: int | None = None) -> np.ndarray:
+    """bool ``[n_fake, n_items]``: copies of the first ``n_fake`` real users' training profiles
+    (default: every user), each with the target added -- the positive control, an attack that
+    ties the target to every taste in the data."""
+    target = _check_target(train, target)
+    n_fake = train.n_users if n_fake is None else check_int(n_fake, "n_fake", low=1)
+    profiles = train.dense()[:n_fake] > 0
+    if len(profiles) < n_fake:
+        raise ValueError(f"there are only {len(profiles)} users to copy, asked for {n_fake}.")
+    profiles[:, target] = True
+    return profiles
+
+
+class RidgeSurrogate:
+    """The attacker's differentiable surrogate: EASE^R (Steck, 2019) on the real users' training
+    rows ``X`` plus fake rows ``F``, retrained exactly for every ``F``.
+
+    ``B(F) = I - P diag(1 / diag(P))`` with ``P = (X^T X + F^T F + l2 I)^-1``; the Woodbury
+    identity gives ``P`` from the fixed ``P0 = (X^T X + l2 I)^-1`` with an ``m x m`` solve, so a
+    change of the ``m`` fake rows costs two products with ``P0``. The attack objective
+    (:meth:`objective`) is a smooth share of the real users whose top-``k`` the target enters.
+
+    Args:
+        train: what the attacker sees (the real users' training interactions).
+        target: the item to push.
+        l2: the surrogate's ridge weight.
+        k: the top-``k`` the target should enter.
+    """
+
+    def __init__(self, train: Interactions, target: int, l2: float = 300.0, k: int = 10):
+        self.target = _check_target(train, target)
+        self.k = check_int(k, "k", low=1, high=train.n_items - 2)
+        l2 = check_real(l2, "l2", low=0, low_open=True, hint="e.g. 300")
+        x = train.dense().astype(np.float64)
+        holders = x[:, self.target] > 0
+        self.p0 = tf.constant(np.linalg.inv(x.T @ x + l2 * np.eye(x.shape[1])).astype(np.float32))
+        self.x = tf.constant(x[~holders].astype(np.float32))  # the users it should reach
+        self.seen = tf.constant(x[~holders] > 0)
+        other = np.ones(train.n_items, bool)
+        other[self.target] = False
+        self.other = tf.constant(other)
+        self.scale = 1.0
+        gap = self.gaps(tf.zeros((1, train.n_items)))
+        self.scale = float(np.std(gap.numpy())) or 1.0  # fixed: objectives compare across steps
+
+    def gaps(self, fake: tf.Tensor) -> tf.Tensor:
+        """float32 ``[n_reached]``: the target's score minus the ``k``-th best other unseen
+        item's, for each real user without the target, with ``fake`` rows in the training data."""
+        fp = tf.matmul(fake, self.p0)  # [m, n_items]
+        inner = tf.eye(tf.shape(fake)[0]) + tf.matmul(fp, fake, transpose_b=True)
+        p = self.p0 - tf.matmul(fp, tf.linalg.solve(inner, fp), transpose_a=True)
+        scores = -tf.matmul(self.x, p) / tf.linalg.diag_part(p)[tf.newaxis, :]
+        masked = tf.where(self.seen | ~self.other[tf.newaxis, :], -np.inf, scores)
+        kth = tf.math.top_k(masked, self.k).values[:, -1]
+        return (scores[:, self.target] - kth) / self.scale
+
+    def objective(self, fake: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(smooth objective, hit rate): the mean ``sigmoid(gap)`` and the share with
+        ``gap > 0`` (the target in the top-``k``), over the real users without the target."""
+        gap = self.gaps(fake)
+        return tf.reduce_mean(tf.sigmoid(gap)), tf.reduce_mean(tf.cast(gap > 0, tf.float32))
+
+
+def optimised_profiles(
+    train: Interactions,
+    target: int,
+    n_fake: int,
+    filler_size: int = 50,
+    l2: float = 300.0,
+    steps: int = 16,
+    step_size: float = 0.1,
+    k: int = 10,
+    seed: int = 0,
+) -> tuple[np.ndarray, dict[str, list[float]]]:
+    """The optimised attack: bool ``[n_fake, n_items]`` profiles and the optimisation history.
+
+    Starts from the average attack's profiles (:func:`classic_profiles`, the best an attacker
+    without a model does); each step takes the gradient of :class:`RidgeSurrogate`'s objective
+    with respect to the 0/1 profile matrix, adds ``step_size`` times it (scaled to a mean
+    absolute value of 1) to a running score per (fake user, item), and projects back onto
+    profiles of ``filler_size`` items plus the target (each row's best-scored items). The
+    profiles with the best objective are returned; the history has, per step (``"epoch"``), the
+    ``"objective"`` and ``"hit_rate"`` of the profiles evaluated at that step (step 0: the start).
+    """
+    n_fake = check_int(n_fake, "n_fake", low=1, hint="the number of fake users")
+    steps = check_int(steps, "steps", low=0)
+    step_size = check_real(step_size, "step_size", low=0, low_open=True)
+    surrogate = RidgeSurrogate(train, target, l2, k)
+    profiles = classic_profiles(train, target, "average", n_fake, filler_size, seed=seed)
+    running = profiles.astype(np.float64)
+    fake = tf.Variable(profiles.astype(np.float32))
+    history: dict[str, list[float]] = {"epoch": [], "objective": [], "hit_rate": []}
+    best = (-np.inf, profiles)
+    for step in range(steps + 1):
+        with tf.GradientTape() as tape:
+            objective, hit_rate = surrogate.objective(fake)
+        history["epoch"].append(step)
+        history["objective"].append(float(objective))
+        history["hit_rate"].append(float(hit_rate))
+        if float(objective) > best[0]:
+            best = (float(objective), fake.numpy() > 0.5)
+        if step == steps:
+            break
+        gradient = tape.gradient(objective, fake).numpy().astype(np.float64)
+        running += step_size * gradient / (np.abs(gradient).mean() or 1.0)
+        running[:, surrogate.target] = -np.inf
+        chosen = np.argpartition(-running, filler_size - 1, axis=1)[:, :filler_size]
+        running[:, surrogate.target] = 0.0
+        projected = np.zeros(fake.shape, np.float32)
+        np.put_along_axis(projected, chosen, 1.0, axis=1)
+        projected[:, surrogate.target] = 1.0
+        fake.assign(projected)
+    return best[1], history
+
+
 # -- the learned (GAN) attack -----------------------------------------------------------------
 
 
@@ -478,8 +599,8 @@ def gan_templates(train: Interactions, target: int, filler_size: int) -> np.ndar
 
 
 ALL_ATTACKS = (*CLASSIC_ATTACKS, "surrogate", "gan")
-"""Every attack: the classic four, the optimised one, the GAN (the procedures that fit the
-surrogate and the GAN are in :mod:`advrec.recipes.shilling`)."""
+"""Every attack: the classic four, the optimised one (:func:`optimised_profiles`), the GAN (the
+procedures that fit the GAN and its BPR-MF surrogate are in :mod:`advrec.recipes.shilling`)."""
 
 
 def surrogate_value(surrogate: keras.Model, train: Interactions, target: int) -> np.ndarray:

@@ -15,6 +15,15 @@ with features that survive implicit feedback:
 
 The decision threshold is chosen on held-out *simulated* data (a false-positive rate on genuine
 users), never on the attack being measured.
+
+A detector trained on simulations points one way: it flags profiles that look *like the
+simulations*. Fakes that look unlike them in the other direction -- more ordinary than any
+genuine user -- get scores below every genuine user's (a ROC AUC near 0, which is perfect
+separation with the sign flipped, not blindness). :func:`detection_report` therefore gives
+``|AUC - 0.5|`` beside the AUC, and the recall of a *two-sided* screen (flag scores beyond
+either tail of the held-out genuine users', at the same total false-positive rate) and of an
+anomaly screen (:class:`AnomalyScreen`: distance from the genuine users' feature distribution)
+beside the one-sided detector's.
 """
 
 from __future__ import annotations
@@ -74,14 +83,111 @@ class ShillingDetector:
     model: Pipeline
     threshold: float
     k: int = 10
+    low_threshold: float = -np.inf
+    high_threshold: float = np.inf
 
     def scores(self, train: Interactions) -> np.ndarray:
         """float64 ``[n_users]``: probability of being fake, for every user of ``train``."""
         return self.model.predict_proba(profile_features(train, self.k))[:, 1]
 
+    def flag(self, train: Interactions, two_sided: bool = False) -> np.ndarray:
+        """int64 ids of the users of ``train`` whose score reaches the threshold; with
+        ``two_sided``, those at or beyond ``low_threshold``/``high_threshold`` (each tail holding
+        half the false-positive rate)."""
+        return np.flatnonzero(self.flagged(self.scores(train), two_sided))
+
+    def flagged(self, scores: np.ndarray, two_sided: bool = False) -> np.ndarray:
+        """bool ``[n]``: which of ``scores`` the one-sided (or two-sided) screen flags."""
+        scores = np.asarray(scores)
+        if two_sided:
+            return (scores <= self.low_threshold) | (scores >= self.high_threshold)
+        return scores >= self.threshold
+
+
+@dataclass
+class AnomalyScreen:
+    """Flags users whose profile features lie far from the genuine users': the squared
+    Mahalanobis distance of :func:`profile_features` to the genuine users' mean under their
+    covariance, thresholded on held-out genuine users. It learns nothing about attacks, so it
+    cannot be pointed the wrong way -- only be too coarse.
+
+    Attributes:
+        mean: float64 ``[n_features]``; precision: ``[n_features, n_features]`` inverse
+            covariance; threshold: distances at or above it are flagged; k: as the features.
+    """
+
+    mean: np.ndarray
+    precision: np.ndarray
+    threshold: float
+    k: int = 10
+
+    def scores(self, train: Interactions) -> np.ndarray:
+        """float64 ``[n_users]``: squared Mahalanobis distance of every user of ``train``."""
+        centred = profile_features(train, self.k) - self.mean
+        return np.einsum("ij,jk,ik->i", centred, self.precision, centred)
+
+    def flagged(self, scores: np.ndarray) -> np.ndarray:
+        return np.asarray(scores) >= self.threshold
+
     def flag(self, train: Interactions) -> np.ndarray:
-        """int64 ids of the users of ``train`` whose score reaches the threshold."""
-        return np.flatnonzero(self.scores(train) >= self.threshold)
+        return np.flatnonzero(self.flagged(self.scores(train)))
+
+
+def fit_anomaly_screen(
+    genuine: Interactions, max_false_positive_rate: float = 0.02, k: int = 10, seed: int = 0
+) -> AnomalyScreen:
+    """The genuine users' feature mean and covariance from half of them; the threshold flags at
+    most ``max_false_positive_rate`` of the other half."""
+    if not 0 <= max_false_positive_rate < 1:
+        raise ValueError(
+            f"max_false_positive_rate must be in [0, 1), got {max_false_positive_rate}."
+        )
+    features = profile_features(genuine, k)
+    held_out = np.random.default_rng(seed).random(len(features)) < 0.5
+    fitted = features[~held_out]
+    mean = fitted.mean(axis=0)
+    precision = np.linalg.pinv(np.cov(fitted, rowvar=False))
+    screen = AnomalyScreen(mean, precision, np.inf, k)
+    distance = np.einsum(
+        "ij,jk,ik->i", features[held_out] - mean, precision, features[held_out] - mean
+    )
+    threshold = np.quantile(distance, 1.0 - max_false_positive_rate, method="higher")
+    screen.threshold = float(np.nextafter(threshold, np.inf))
+    return screen
+
+
+def detection_report(
+    scores: np.ndarray, is_fake: np.ndarray, detector: ShillingDetector, anomaly=None
+) -> dict[str, float]:
+    """How a screen separates fake from genuine users of one poisoned training table.
+
+    Args:
+        scores: float ``[n_users]`` detector scores (:meth:`ShillingDetector.scores`).
+        is_fake: bool ``[n_users]``.
+        detector: gives the one- and two-sided thresholds.
+        anomaly: optional float ``[n_users]`` anomaly distances with their screen, as a pair
+            ``(distances, AnomalyScreen)``.
+
+    Returns:
+        ``auc`` (ROC AUC of the scores for "fake"), ``auc_distance`` (``|auc - 0.5|``: how far
+        from chance either way), ``recall``/``fpr`` of the one-sided screen, ``recall_two_sided``
+        /``fpr_two_sided``, and with ``anomaly`` ``recall_anomaly``/``fpr_anomaly``.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    scores, is_fake = np.asarray(scores, np.float64), np.asarray(is_fake, bool)
+    if scores.shape != is_fake.shape or not is_fake.any() or is_fake.all():
+        raise ValueError("need one score per user and both fake and genuine users.")
+    auc = float(roc_auc_score(is_fake, scores))
+    out = {"auc": auc, "auc_distance": abs(auc - 0.5)}
+    screens = {"": detector.flagged(scores), "_two_sided": detector.flagged(scores, True)}
+    if anomaly is not None:
+        distances, screen = anomaly
+        screens["_anomaly"] = screen.flagged(distances)
+    for suffix, flagged in screens.items():
+        out[f"recall{suffix}"] = float(flagged[is_fake].mean())
+        out[f"fpr{suffix}"] = float(flagged[~is_fake].mean())
+    return out
 
 
 def fit_detector(
@@ -141,4 +247,7 @@ def fit_detector(
     genuine_scores = model.predict_proba(features[held_out & (labels == 0)])[:, 1]
     threshold = float(np.quantile(genuine_scores, 1.0 - max_false_positive_rate, method="higher"))
     threshold = float(np.nextafter(threshold, np.inf))  # strictly above that genuine score
-    return ShillingDetector(model, threshold, k)
+    half = max_false_positive_rate / 2
+    low = float(np.nextafter(np.quantile(genuine_scores, half, method="lower"), -np.inf))
+    high = float(np.quantile(genuine_scores, 1.0 - half, method="higher"))
+    return ShillingDetector(model, threshold, k, low, float(np.nextafter(high, np.inf)))

@@ -8,6 +8,13 @@ for a user the age, gender, occupation and zip code. :func:`item_feature_matrix`
 :class:`~advrec.data.UserFeatures` into float32 matrices whose columns are named, with the
 :class:`CategoryEncoder` that made each block, so the same encoding applies to new rows and an
 unknown category is an error, not a silent zero row.
+
+How an attribute is encoded matters as much as which attributes there are: ML-100K's films are
+mostly from 1993-1998, so a release *decade* puts most of the catalogue in one column, while one
+column per release *year* separates them. Both encoders take an ``encoding``
+(:data:`ITEM_ENCODINGS`, :data:`USER_ENCODINGS`), and :func:`feature_encodings` gives every
+encoding of a side, so that a cold-start model chooses its input on validation like any other
+setting.
 """
 
 from __future__ import annotations
@@ -52,6 +59,14 @@ OCCUPATIONS_100K = (
 
 DECADES = ("unknown", "<1940", "1940s", "1950s", "1960s", "1970s", "1980s", "1990s")
 """Release-decade categories of ML-100K (its films run from 1922 to 1998)."""
+
+ITEM_ENCODINGS = ("genres", "genres+decade", "genres+year")
+"""Item content encodings, richest last: genre flags only; plus the release decade (one-hot) and
+the scaled release year (the book's first encoding); plus one column per release year."""
+
+USER_ENCODINGS = ("groups", "groups+age", "groups+age+zip")
+"""User encodings: one-hot age group, gender and occupation; plus one column per age in years;
+plus the zip code's region (its first digit, ``other`` for a non-US code)."""
 
 
 @dataclass(frozen=True)
@@ -149,16 +164,23 @@ def decades(year: Sequence[int]) -> np.ndarray:
     return np.where(year == 0, "unknown", labels)
 
 
-def item_feature_matrix(items: ItemFeatures, n_items: int | None = None) -> FeatureMatrix:
-    """ML-100K item content: genre flags, release decade (one-hot) and the scaled release year.
+def item_feature_matrix(
+    items: ItemFeatures, n_items: int | None = None, encoding: str = "genres+decade"
+) -> FeatureMatrix:
+    """ML-100K item content: genre flags, and the release date encoded as ``encoding`` says.
 
-    Columns: ``genre=<name>`` (1 per genre of the film, 19 for ML-100K), ``decade=<label>``
-    (:data:`DECADES`) and ``year`` (``(year - 1900) / 100``, 0 where unknown).
+    Columns: ``genre=<name>`` (1 per genre of the film, 19 for ML-100K); with ``"genres+decade"``
+    (the default) also ``decade=<label>`` (:data:`DECADES`) and ``year`` (``(year - 1900) / 100``,
+    0 where unknown); with ``"genres+year"`` also ``year=<YYYY>``, one column per release year of
+    ``items`` (a film of unknown year has none set). See :data:`ITEM_ENCODINGS`.
 
     Args:
         items: the loader's item side information.
         n_items: the number of items of the interactions, to check that every item has a row.
+        encoding: one of :data:`ITEM_ENCODINGS`.
     """
+    if encoding not in ITEM_ENCODINGS:
+        raise ValueError(f"encoding must be one of {ITEM_ENCODINGS}, got {encoding!r}.")
     genres = np.asarray(items.genres, dtype=bool)
     year = np.asarray(items.year, dtype=np.int64)
     if genres.ndim != 2 or genres.shape[1] != len(items.genre_names):
@@ -171,34 +193,61 @@ def item_feature_matrix(items: ItemFeatures, n_items: int | None = None) -> Feat
     known = year[year != 0]
     if len(known) and (known.min() < 1800 or known.max() > 2100):
         raise ValueError(f"release years must lie in 1800..2100 (or 0 for unknown); got {known}.")
-    decade = CategoryEncoder("decade", DECADES)
-    values = np.concatenate(
-        [
-            genres.astype(np.float32),
+    blocks = [genres.astype(np.float32)]
+    columns: tuple[str, ...] = tuple(f"genre={g}" for g in items.genre_names)
+    encoders: dict[str, CategoryEncoder] = {}
+    if encoding != "genres":
+        decade = encoders["decade"] = CategoryEncoder("decade", DECADES)
+        blocks += [
             decade.one_hot(decades(year)),
             np.where(year == 0, 0.0, (year - 1900) / 100.0).astype(np.float32)[:, None],
-        ],
-        axis=1,
+        ]
+        columns += (*decade.columns, "year")
+    if encoding == "genres+year":
+        blocks.append(_one_hot_known("year", year, year != 0, encoders))
+        columns += encoders["year"].columns
+    return FeatureMatrix(np.concatenate(blocks, axis=1), columns, encoders)
+
+
+def _one_hot_known(name: str, values: np.ndarray, known: np.ndarray, encoders: dict) -> np.ndarray:
+    """float32 ``[n, k]``: one column per distinct known value (rows not ``known`` all zero);
+    the encoder is added to ``encoders``."""
+    encoder = encoders[name] = CategoryEncoder(
+        name, tuple(str(v) for v in np.unique(values[known]))
     )
-    columns = (*(f"genre={g}" for g in items.genre_names), *decade.columns, "year")
-    return FeatureMatrix(values, columns, {"decade": decade})
+    out = np.zeros((len(values), len(encoder.categories)), np.float32)
+    out[known] = encoder.one_hot(values[known].astype(str))
+    return out
+
+
+def zip_regions(zip_code: Sequence[str]) -> np.ndarray:
+    """The first digit of each US zip code (its region), ``"other"`` for anything else."""
+    first = np.asarray([str(z)[:1] for z in zip_code])
+    return np.where(np.char.isdigit(first), first, "other")
 
 
 def user_feature_matrix(
-    users: UserFeatures, n_users: int | None = None, occupations: Sequence[str] = OCCUPATIONS_100K
+    users: UserFeatures,
+    n_users: int | None = None,
+    occupations: Sequence[str] = OCCUPATIONS_100K,
+    encoding: str = "groups",
 ) -> FeatureMatrix:
-    """User demographics: one-hot age group, gender and occupation.
+    """User demographics: one-hot age group, gender and occupation, and more as ``encoding`` says.
 
     Columns ``age=<group>`` (:data:`AGE_GROUPS`), ``gender=F``, ``gender=M`` and
-    ``occupation=<name>`` (21 for ML-100K). The zip code is left out: as a region it adds
-    ten sparse columns that did not help on validation in our runs, and as text it identifies
-    users rather than describing them.
+    ``occupation=<name>`` (21 for ML-100K); with ``"groups+age"`` also ``age_years=<n>``, one
+    column per age in the data; with ``"groups+age+zip"`` also ``zip_region=<digit>`` (the first
+    digit of the zip code, :func:`zip_regions`). The full zip code is never used: it identifies
+    users rather than describing them. See :data:`USER_ENCODINGS`.
 
     Args:
         users: the loader's user side information.
         n_users: the number of users of the interactions, to check that every user has a row.
         occupations: the known occupations (ML-1M codes them differently: pass its list).
+        encoding: one of :data:`USER_ENCODINGS`.
     """
+    if encoding not in USER_ENCODINGS:
+        raise ValueError(f"encoding must be one of {USER_ENCODINGS}, got {encoding!r}.")
     n = len(users.age)
     for name in ("gender", "occupation"):
         if len(getattr(users, name)) != n:
@@ -215,6 +264,12 @@ def user_feature_matrix(
         "occupation": np.char.lower(np.asarray(users.occupation, dtype=str)),
     }
     blocks = [encoders[name].one_hot(raw[name]) for name in encoders]
+    age = np.asarray(users.age)
+    if encoding != "groups":
+        blocks.append(_one_hot_known("age_years", age, np.ones(n, bool), encoders))
+    if encoding == "groups+age+zip":
+        regions = zip_regions(users.zip_code)
+        blocks.append(_one_hot_known("zip_region", regions, np.ones(n, bool), encoders))
     columns = tuple(c for encoder in encoders.values() for c in encoder.columns)
     return FeatureMatrix(np.concatenate(blocks, axis=1), columns, encoders)
 
@@ -237,12 +292,25 @@ def demographic_groups(users: UserFeatures, keys: Sequence[str] = ("age", "gende
     return groups.astype(np.int32)
 
 
-def side_features(dataset, side: str) -> np.ndarray:
-    """float32 side-information matrix of the cold side of ``dataset`` (items or users)."""
+def side_features(dataset, side: str, encoding: str | None = None) -> np.ndarray:
+    """float32 side-information matrix of the cold side of ``dataset`` (items or users), in
+    ``encoding`` (:data:`ITEM_ENCODINGS` or :data:`USER_ENCODINGS`; default: the first
+    encoding the book used, ``"genres+decade"`` or ``"groups"``)."""
     if side == "items":
         if dataset.items is None:
             raise ValueError(f"{dataset.name} has no item side information for cold items.")
-        return item_feature_matrix(dataset.items, dataset.n_items).values
+        encoding = encoding or "genres+decade"
+        return item_feature_matrix(dataset.items, dataset.n_items, encoding=encoding).values
+    if side != "users":
+        raise ValueError(f"side must be items or users, got {side!r}.")
     if dataset.users is None:
         raise ValueError(f"{dataset.name} has no user side information for cold users.")
-    return user_feature_matrix(dataset.users, dataset.n_users).values
+    encoding = encoding or "groups"
+    return user_feature_matrix(dataset.users, dataset.n_users, encoding=encoding).values
+
+
+def feature_encodings(dataset, side: str) -> dict[str, np.ndarray]:
+    """Every encoding of the cold side's side information, by name (:data:`ITEM_ENCODINGS` or
+    :data:`USER_ENCODINGS`), for choosing one on validation."""
+    names = ITEM_ENCODINGS if side == "items" else USER_ENCODINGS
+    return {name: side_features(dataset, side, name) for name in names}

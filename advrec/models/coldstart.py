@@ -43,6 +43,7 @@ __all__ = [
     "DropoutNetRecommender",
     "GENERATORS",
     "RegressionGenerator",
+    "check_cold_start_inputs",
     "pretrained_tables",
 ]
 
@@ -59,6 +60,37 @@ def pretrained_tables(model) -> tuple[np.ndarray, np.ndarray]:
         np.concatenate([p, np.ones((len(p), 1), np.float32)], axis=1),
         np.concatenate([q, b[:, None]], axis=1),
     )
+
+
+def check_cold_start_inputs(
+    split: ColdStartSplit, features, entity_table, opposite_table
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The side information and the pre-trained tables as float32 arrays, checked against the
+    split (see :class:`ColdStartModel` for their shapes); a mismatch says what to pass."""
+    features = np.asarray(features, np.float32)
+    entity_table = np.asarray(entity_table, np.float32)
+    opposite_table = np.asarray(opposite_table, np.float32)
+    if features.ndim != 2 or len(features) != split.n_entities:
+        raise ValueError(
+            f"features must be [{split.n_entities}, n_features] (one row per {split.side[:-1]}"
+            f" by full id), got {features.shape}."
+        )
+    if not np.isfinite(features).all():
+        raise ValueError("features hold NaN or infinite values; impute or drop those columns.")
+    n_warm = len(split.warm_ids)
+    if entity_table.ndim != 2 or entity_table.shape[0] != n_warm:
+        raise ValueError(
+            f"entity_table must have one row per warm {split.side[:-1]} "
+            f"({n_warm}, in split.warm_ids order), got {entity_table.shape}; train the "
+            "collaborative model on split.warm_space()."
+        )
+    n_opposite = split.warm.n_users if split.side == "items" else split.warm.n_items
+    if opposite_table.shape != (n_opposite, entity_table.shape[1]):
+        raise ValueError(
+            f"opposite_table must be [{n_opposite}, {entity_table.shape[1]}], "
+            f"got {opposite_table.shape}."
+        )
+    return features, entity_table, opposite_table
 
 
 def _mlp(widths: Sequence[int], output: int, seed: int, zero_output: bool, name: str):
@@ -105,27 +137,10 @@ class ColdStartModel(WeightsOnly, keras.Model):
 
     def __init__(self, split: ColdStartSplit, features, entity_table, opposite_table, seed=0):
         super().__init__()
-        features = np.asarray(features, np.float32)
-        entity_table = np.asarray(entity_table, np.float32)
-        opposite_table = np.asarray(opposite_table, np.float32)
+        features, entity_table, opposite_table = check_cold_start_inputs(
+            split, features, entity_table, opposite_table
+        )
         warm_ids = split.warm_ids
-        if features.ndim != 2 or len(features) != split.n_entities:
-            raise ValueError(
-                f"features must be [{split.n_entities}, n_features] (one row per {split.side[:-1]}"
-                f" by full id), got {features.shape}."
-            )
-        if entity_table.shape[0] != len(warm_ids):
-            raise ValueError(
-                f"entity_table must have one row per warm {split.side[:-1]} "
-                f"({len(warm_ids)}, in split.warm_ids order), got {entity_table.shape}; train the "
-                "collaborative model on split.warm_space()."
-            )
-        n_opposite = split.warm.n_users if split.side == "items" else split.warm.n_items
-        if opposite_table.shape != (n_opposite, entity_table.shape[1]):
-            raise ValueError(
-                f"opposite_table must be [{n_opposite}, {entity_table.shape[1]}], "
-                f"got {opposite_table.shape}."
-            )
         self.record_training_data(split.warm.train)
         self.side = split.side
         self.n_users, self.n_items = split.warm.n_users, split.warm.n_items  # full id spaces

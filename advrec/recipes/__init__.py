@@ -12,8 +12,10 @@ model or chapter holds a procedure of its own. One module per family:
   augmentation of sparse users with a generator, against popularity and random controls.
 - :mod:`~advrec.recipes.sequences` -- SASRec and its adversarially trained variants; the
   robustness study (substitution attack and random control on each).
-- :mod:`~advrec.recipes.coldstart` -- a warm BPR-MF, then a generator for new items or users.
-- :mod:`~advrec.recipes.shilling` -- the attacker's surrogate and profile GAN, the victim.
+- :mod:`~advrec.recipes.coldstart` -- a warm BPR-MF, then a generator for new items or users;
+  the cold-start comparison (every model, each chosen on validation).
+- :mod:`~advrec.recipes.shilling` -- the attacker's surrogates and profile GAN, the victim; the
+  attack and defence experiments.
 - :mod:`~advrec.recipes.privacy` -- an attribute adversary on the user factors; the leakage loop.
 - :mod:`~advrec.recipes.stored` -- runs at published schedules, stored in ``results/``.
 
@@ -27,7 +29,13 @@ from dataclasses import dataclass
 
 from advrec.recipes.adversarial import APRConfig, APRStudyConfig, run_apr, run_apr_study
 from advrec.recipes.base import Recipe, Run, Tuned, config_table, setting, tune, with_settings
-from advrec.recipes.coldstart import ColdStartConfig, load_cold_start, run_cold_start
+from advrec.recipes.coldstart import (
+    ColdStartConfig,
+    ComparisonConfig,
+    load_cold_start,
+    run_cold_start,
+    run_comparison,
+)
 from advrec.recipes.gan_recommenders import (
     AugmentationConfig,
     CFGANConfig,
@@ -54,6 +62,12 @@ from advrec.recipes.sequences import (
     load_study_sequences,
     run_sasrec,
     run_sasrec_study,
+)
+from advrec.recipes.shilling import (
+    AttackExperimentConfig,
+    DefenceExperimentConfig,
+    run_attack_experiment,
+    run_defence_experiment,
 )
 
 __all__ = ["RECIPES", "Recipe", "Run", "Tuned", "config_table", "setting", "tune", "with_settings"]
@@ -179,6 +193,35 @@ RECIPES: dict[str, Recipe] = {
             run_cold_start,
             load_cold_start,
             ("items", "users"),
+        ),
+        Recipe(
+            "coldstart-compare",
+            "the cold-start chapter's experiment on one split: a tuned, refit warm BPR-MF and "
+            "every cold-start model (ridge, ContentPop, k-NN, regression MLP, DropoutNet, "
+            "GAR-style adversarial and its beta = 1 arm), each chosen on validation",
+            ComparisonConfig,
+            run_comparison,
+            load_cold_start,
+            ("items", "users"),
+        ),
+        Recipe(
+            "shilling-attacks",
+            "the shilling chapter's attacks: every attack on ItemPop, EASE^R and BPR-MF (tuned "
+            "on clean validation), an unpopular and a mid target, several sizes, and a "
+            "positive control",
+            AttackExperimentConfig,
+            run_attack_experiment,
+            load_ranking_split,
+            ("holdout",),
+        ),
+        Recipe(
+            "shilling-defences",
+            "the shilling chapter's defences: detection (one-, two-sided, anomaly), screening "
+            "and retraining, APR against plain BPR-MF trained as long, on the tuned victim",
+            DefenceExperimentConfig,
+            run_defence_experiment,
+            load_ranking_split,
+            ("holdout",),
         ),
     )
 }

@@ -110,12 +110,25 @@ def _recipe(name: str):
     return RECIPES[name]
 
 
+COLD_START_PREFIX = (
+    ("generator__epochs", 3),
+    ("hidden_grid", (64,)),
+    ("beta_grid", (0.5,)),
+    ("recommender_lr_grid", (1e-4,)),
+    ("tower_grid", (256,)),
+)
+"""The cold-start comparison's live prefix: the warm model and the closed-form models as stored,
+each learned model at the first value of every grid for 3 epochs."""
+
+
 def _stored_runs() -> dict[str, StoredRun]:
     from advrec.recipes.adversarial import APRStudyConfig
+    from advrec.recipes.coldstart import ComparisonConfig
     from advrec.recipes.gan_recommenders import AugmentationConfig, CFGANConfig, IRGANConfig
     from advrec.recipes.privacy import LeakageConfig
     from advrec.recipes.ranking import BaselinesConfig, BPRMFConfig, TunedBaselinesConfig
     from advrec.recipes.sequences import SASRecStudyConfig
+    from advrec.recipes.shilling import AttackExperimentConfig, DefenceExperimentConfig
 
     at_5 = TunedBaselinesConfig(baselines=BaselinesConfig(monitor="ndcg@5"))
     baselines_prefix = (
@@ -248,6 +261,48 @@ def _stored_runs() -> dict[str, StoredRun]:
             "items; BPR-MF is trained on each table; the sparse users' test NDCG@10",
             protocol="cfgan",
             prefix=(("generator__epochs", 5), ("methods", ())),
+        ),
+        *(
+            StoredRun(
+                f"coldstart-{side}-ml100k",
+                "coldstart-compare",
+                ComparisonConfig(),
+                about=f"the cold-start chapter's comparison for new {side} (GAR's protocol: 20% "
+                "of the entities cold, split 1:1 into validation and test): warm BPR-MF with l2 "
+                "chosen on warm validation and refit on warm train+valid; every cold-start model "
+                "with its settings and encoding chosen on the cold validation entities "
+                "(NDCG@20); epochs capped at 100 with patience 5; one split per seed",
+                protocol=side,
+                prefix=COLD_START_PREFIX,
+            )
+            for side in ("items", "users")
+        ),
+        StoredRun(
+            "shilling-attacks-ml100k",
+            "shilling-attacks",
+            AttackExperimentConfig(),
+            about="the shilling chapter's attacks on the 80/10/10 holdout: victims tuned on clean "
+            "validation (BPR-MF's l2 and epochs, EASE^R's ridge weight) and retrained on every "
+            "poisoned training set; six attacks, an unpopular and a mid target per seed, 1/3/5% "
+            "fake users; a positive control of one clone per real user",
+            protocol="holdout",
+            prefix=(
+                ("bpr_l2_grid", (0.01,)),
+                ("ease_l2_grid", (300.0,)),
+                ("sizes", (0.03,)),
+                ("attacks", ("random", "surrogate")),
+                ("attacker__optimised__steps", 4),
+            ),
+        ),
+        StoredRun(
+            "shilling-defences-ml100k",
+            "shilling-defences",
+            DefenceExperimentConfig(),
+            about="the shilling chapter's defences at 3% fake users on the mid target: "
+            "detection (one-, two-sided, anomaly), screening and retraining, APR (epsilon and "
+            "phase length chosen on clean validation) against plain BPR-MF trained as long",
+            protocol="holdout",
+            prefix=(("bpr_l2_grid", (0.01,)), ("apr_epsilon_grid", (0.5,)), ("attacks", ())),
         ),
     )
     return {run.name: run for run in runs}

@@ -7,7 +7,9 @@ Run ``python book/figures/make_figures.py`` from the repository root; it rewrite
 - ``apr_perturbation.png``: APR's worst-case move of each embedding row inside its own ball;
 - ``privacy_threat_model.png``: the attacker of the privacy chapter, and gradient reversal;
 - ``gan_recommenders.png``: IRGAN's policy gradient beside CFGAN's gradient through D;
-- ``sasrec_causal.png``: SASRec's causal self-attention over a history.
+- ``sasrec_causal.png``: SASRec's causal self-attention over a history;
+- ``coldstart_game.png``: the GAR-style game between a generator and a recommender;
+- ``shilling_threat_model.png``: fake accounts poisoning every real user's model.
 
 The PNGs are committed; the script is here so that a figure can be changed and redrawn.
 """
@@ -414,6 +416,60 @@ def sasrec_causal():
     save(fig, "sasrec_causal.png", text_scale=1.1)
 
 
+def coldstart_game():
+    fig, ax = canvas(11, 4.6, (0, 13), (-0.9, 4.6))
+    content = box(ax, 1.5, 3.4, "content $c_i$\n(genres, year)", GREY, w=2.5, h=1.0, fontsize=10)
+    g = box(ax, 5.0, 3.4, "generator $G$", BLUE, w=2.4, h=0.8, fontsize=10)
+    real = box(ax, 1.5, 1.6, "warm item $i$\n(BPR-MF $e_i$)", GREY, w=2.5, h=1.0, fontsize=10)
+    other = box(ax, 5.0, 0.3, "random item $j$\n(BPR-MF $e_j$)", GREY, w=2.5, h=1.0, fontsize=10)
+    r = box(
+        ax, 9.0, 1.9, "recommender $R$\n$g(o_u)^\\top f(\\cdot)$", ORANGE, w=2.8, h=1.1, fontsize=10
+    )
+    arrow(ax, (content[0] + 1.25, content[1]), (g[0] - 1.2, g[1]))
+    arrow(
+        ax,
+        (g[0] + 1.2, g[1]),
+        (r[0] - 1.0, r[1] + 0.55),
+        "$G(c_i)$: generated",
+        BLUE,
+        offset=(1.0, 0.2),
+    )
+    arrow(
+        ax, (real[0] + 1.25, real[1]), (r[0] - 1.4, r[1]), "$e_i$: real", "black", offset=(0, 0.05)
+    )
+    arrow(ax, (other[0] + 1.25, other[1]), (r[0] - 1.0, r[1] - 0.55), "$e_j$", GREY)
+    ax.text(11.0, 3.4, "R: rank the real item above\nthe random and the generated",
+            fontsize=10, color=ORANGE, ha="center")  # fmt: skip
+    ax.text(11.0, 0.2, "G: make R score the generated\nas high as the real",
+            fontsize=10, color=BLUE, ha="center")  # fmt: skip
+    ax.text(0.1, -0.75, "with the pull weight β = 1, G ignores R: the regression generator",
+            fontsize=10, color=GREY)  # fmt: skip
+    save(fig, "coldstart_game.png", text_scale=1.15)
+
+
+def shilling_threat_model():
+    fig, ax = canvas(11, 4.4, (0, 13), (-0.4, 4.6))
+    real = box(ax, 1.6, 3.6, "real users'\ninteractions", BLUE, w=2.6, h=1.0, fontsize=10)
+    attacker = box(
+        ax, 1.6, 0.8, "attacker: recipe,\nsurrogate or GAN", RED, w=2.6, h=1.0, fontsize=10
+    )
+    fakes = box(ax, 5.0, 0.8, "fake profiles\n(target + fillers)", RED, w=2.6, h=1.0, fontsize=10)
+    data = box(ax, 5.0, 3.6, "training data\n(real + fake)", GREY, w=2.6, h=1.0, fontsize=10)
+    screen = box(ax, 8.2, 3.6, "screen\n(optional)", GREEN, w=2.0, h=1.0, fontsize=10)
+    model = box(ax, 11.4, 3.6, "recommender\n(retrained)", BLUE, w=2.4, h=1.0, fontsize=10)
+    lists = box(ax, 11.4, 0.8, "real users'\ntop-10 lists", ORANGE, w=2.4, h=1.0, fontsize=10)
+    arrow(ax, (real[0], real[1] - 0.5), (attacker[0], attacker[1] + 0.5), "sees train", GREY,
+          offset=(0.75, -0.1))  # fmt: skip
+    arrow(ax, (attacker[0] + 1.3, attacker[1]), (fakes[0] - 1.3, fakes[1]))
+    arrow(ax, (fakes[0], fakes[1] + 0.5), (data[0], data[1] - 0.5))
+    arrow(ax, (real[0] + 1.3, real[1]), (data[0] - 1.3, data[1]))
+    arrow(ax, (data[0] + 1.3, data[1]), (screen[0] - 1.0, screen[1]))
+    arrow(ax, (screen[0] + 1.0, screen[1]), (model[0] - 1.2, model[1]))
+    arrow(ax, (model[0], model[1] - 0.5), (lists[0], lists[1] + 0.5), "is the target in?",
+          ORANGE, offset=(-1.1, -0.1))  # fmt: skip
+    save(fig, "shilling_threat_model.png", text_scale=1.15)
+
+
 if __name__ == "__main__":
     gan_training_loop()
     adversarial_families()
@@ -421,3 +477,5 @@ if __name__ == "__main__":
     privacy_threat_model()
     gan_recommenders()
     sasrec_causal()
+    coldstart_game()
+    shilling_threat_model()

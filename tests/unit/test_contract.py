@@ -34,7 +34,13 @@ from advrec.models.coldstart import (
     DropoutNetRecommender,
     RegressionGenerator,
 )
-from advrec.models.content import ContentKNN, ItemPopByGenre, PopularityByDemographic
+from advrec.models.content import (
+    ContentKNN,
+    ContentPop,
+    ItemPopByGenre,
+    PopularityByDemographic,
+    RidgeGenerator,
+)
 from advrec.models.contract import (
     HistoryRecommender,
     Recommender,
@@ -88,6 +94,8 @@ BUILD = {
     AdversarialTextBPR: lambda data: AdversarialTextBPR(
         data.interactions, _texts(data), dim=4, epsilon=0.1, seed=0
     ),
+    RidgeGenerator: lambda data: RidgeGenerator(*cold_start_inputs(data), l2=1.0),
+    ContentPop: lambda data: ContentPop(*cold_start_inputs(data)[:2], l2=1.0),
 }
 """How to build each model for the test; a new model class must be added here."""
 

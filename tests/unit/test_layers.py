@@ -10,10 +10,11 @@ ROOT = Path(__file__).resolve().parents[2] / "advrec"
 
 LAYERS = (
     ("advrec", "advrec.checks", "advrec.seeds", "advrec.distribute", "advrec.data.errors",
-     "advrec.data.sources"),
+     "advrec.data.sources", "advrec.backup"),
     ("advrec.data", "advrec.text"),
     ("advrec.metrics", "advrec.losses", "advrec.optimizers", "advrec.gan_quality"),
-    ("advrec.gan", "advrec.training", "advrec.models.saving", "advrec.models.contract"),
+    ("advrec.gan", "advrec.engine", "advrec.training", "advrec.models.saving",
+     "advrec.models.contract"),
     ("advrec.models",),
     ("advrec.protocol", "advrec.coldstart_protocol", "advrec.experiment", "advrec.augmentation",
      "advrec.diversity", "advrec.attacks"),
