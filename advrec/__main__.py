@@ -90,6 +90,8 @@ def _option_type(config_field: dataclasses.Field):
         default = config_field.default_factory()
     optional = "None" in str(config_field.type)
     if isinstance(default, tuple):
+        if default and all(isinstance(v, str) for v in default):
+            return str, "*"
         return _whole if all(isinstance(v, int) for v in default) else _finite_float, "*"
     if isinstance(default, bool):
         raise TypeError("boolean settings are not supported on the command line yet")

@@ -97,6 +97,7 @@ def _recipe(name: str):
 
 def _stored_runs() -> dict[str, StoredRun]:
     from advrec.recipes.ranking import BPRMFConfig
+    from advrec.recipes.text import TextAttackConfig, TextColdStartConfig
 
     runs = (
         StoredRun(
@@ -106,6 +107,38 @@ def _stored_runs() -> dict[str, StoredRun]:
             about="BPR-MF with the library's defaults (Adam 0.01, l2 1e-2 chosen on validation, "
             "early stopping on validation NDCG@10 with patience 5) on the 80/10/10 holdout",
             prefix=(("epochs", 3),),
+        ),
+        # The language-model chapter (book/language_models.ipynb) trains seed 0's text-only
+        # model and attacks its first targets live, and reads these five seeds.
+        StoredRun(
+            "text-attack-ml100k",
+            "text-attack",
+            TextAttackConfig(),
+            about="language-model chapter: on each seed's cold-item split, TextBPR text-only and "
+            "hybrid (all-MiniLM-L6-v2 embeddings of 'Title. Year. Genres.', frozen), each also "
+            "with APR in the text space (epsilon 0.5, lambda 1, same seed), ItemPop, EASE^R and "
+            "BPR-MF tuned on the warm validation pairs; 6 obscure warm and 6 new targets per seed "
+            "attacked by greedy HotFlip edits of up to 5 whole words (16 verified candidates per "
+            "step, Ebrahimi et al. 2018) and by random edits of the same budget",
+            prefix=(("arms", ("text",)), ("baselines", ()), ("targets", 0), ("text__epochs", 3)),
+        ),
+        # The same chapter shows seed 0's warm model live and reads these ten splits.
+        StoredRun(
+            "text-coldstart-ml100k",
+            "text-coldstart",
+            TextColdStartConfig(),
+            about="language-model chapter, cold start with text: on each seed's cold-item split "
+            "(the cold-start chapter's protocol), one warm BPR-MF, then the regression and the "
+            "GAR-style adversarial generator with the same settings on genre/year, on the text "
+            "embedding and on both; content k-NN (k chosen on cold validation) on each; "
+            "ItemPop-by-genre; TextBPR text-only trained end to end",
+            seeds=tuple(range(10)),
+            prefix=(
+                ("coldstart__warm__epochs", 3),
+                ("generators", ()),
+                ("knn_grid", ()),
+                ("textbpr_variants", ()),
+            ),
         ),
     )
     return {run.name: run for run in runs}
@@ -245,6 +278,23 @@ class StoredResult:
     def valid(self, metric: str) -> np.ndarray:
         """float64 ``[n_seeds]``: the validation ``metric`` of every seed's kept model."""
         return np.array([r["valid"][metric] for r in self.document["runs"]], np.float64)
+
+    def facts_of(self, seed: int) -> dict:
+        """The ``facts`` of ``seed``'s run (:attr:`advrec.recipes.base.Run.facts`)."""
+        return self._run(seed)["facts"]
+
+    def facts(self, *path: str) -> np.ndarray:
+        """float64 ``[n_seeds, ...]``: the value at ``path`` (keys into each seed's ``facts``,
+        e.g. ``"arms", "AMF", "test", "ndcg@10"``) for every seed, in seed order."""
+        values = []
+        for run in self.document["runs"]:
+            value = run["facts"]
+            for key in path:
+                if key not in value:
+                    raise KeyError(f"seed {run['seed']}'s facts have no {key!r} at {path}.")
+                value = value[key]
+            values.append(value)
+        return np.asarray(values, np.float64)
 
     def history(self, seed: int, phase: str) -> dict[str, list[float]]:
         """The validation history of ``phase`` for ``seed``."""
