@@ -349,8 +349,11 @@ def run_text_attack(data: TextData, config: TextAttackConfig = TextAttackConfig(
         "hybrid + APR": with_settings(config.hybrid, **adversarial),
     }
     targets = attack_targets(data.split, config.targets, seed)
-    runs = {arm: run_textbpr(data, arm_configs[arm], seed) for arm in config.arms}
     facts: dict[str, Any] = {"targets": targets, "arms": {}, "baselines": {}, "edits": []}
+    bpr_history = {}
+    if config.baselines:
+        facts["baselines"], bpr_history = _baselines(data, config, seed)
+    runs = {arm: run_textbpr(data, arm_configs[arm], seed) for arm in config.arms}
     for arm, arm_run in runs.items():
         attack, edits = _attack_arm(arm_run.model, data, targets, config, seed)
         facts["arms"][arm] = {
@@ -364,8 +367,8 @@ def run_text_attack(data: TextData, config: TextAttackConfig = TextAttackConfig(
         if arm == config.arms[0]:
             facts["edits"] = edits
     history = {arm: r.history["train"] for arm, r in runs.items()}
-    if config.baselines:
-        facts["baselines"], history["BPR-MF"] = _baselines(data, config, seed)
+    if bpr_history:
+        history["BPR-MF"] = bpr_history
     main = runs[config.arms[0]] if config.arms else Run(None, {}, {})
     return Run(
         main.model,
@@ -380,21 +383,31 @@ def run_text_attack(data: TextData, config: TextAttackConfig = TextAttackConfig(
 
 
 def _baselines(data: TextData, config: TextAttackConfig, seed: int) -> tuple[dict, dict]:
-    """ItemPop, EASE^R and BPR-MF on the warm split, EASE^R's and BPR-MF's l2 tuned on its
-    validation: ``({name: {valid, test, l2}}, BPR-MF's validation history)``."""
-    from advrec.recipes.ranking import run_itempop, tune_baselines
+    """The baselines of ``config.baselines`` on the warm split, EASE^R's and BPR-MF's l2 tuned on
+    its validation as :func:`advrec.recipes.ranking.tune_baselines` does:
+    ``({name: {valid, test[, l2]}}, BPR-MF's validation history or {})``."""
+    from advrec.recipes.base import tune
+    from advrec.recipes.ranking import EASEConfig, run_bprmf, run_ease, run_itempop
 
     unknown = sorted(set(config.baselines) - {"ItemPop", "EASE^R", "BPR-MF"})
     if unknown:
         raise ValueError(f"unknown baselines {unknown}; choose from ItemPop, EASE^R, BPR-MF.")
     warm = data.split.warm_space()
-    tuned = tune_baselines(warm, config.tuning, seed)
-    itempop = run_itempop(warm)
-    out = {"ItemPop": {"valid": itempop.valid, "test": itempop.test}}
-    for name, result in tuned.items():
-        out[name] = {"valid": result.run.valid, "test": result.run.test, "l2": result.value}
-    out = {name: out[name] for name in config.baselines}
-    return out, tuned["BPR-MF"].run.history["train"]
+    tuning = config.tuning
+    options = {"monitor": tuning.monitor, "max_extensions": tuning.max_extensions}
+    out, history = {}, {}
+    for name in config.baselines:
+        if name == "ItemPop":
+            run = run_itempop(warm)
+            out[name] = {"valid": run.valid, "test": run.test}
+            continue
+        if name == "EASE^R":
+            tuned = tune(run_ease, warm, EASEConfig(), "l2", tuning.ease_grid, seed, **options)
+        else:
+            tuned = tune(run_bprmf, warm, tuning.bpr, "l2", tuning.bpr_l2_grid, seed, **options)
+            history = tuned.run.history["train"]
+        out[name] = {"valid": tuned.run.valid, "test": tuned.run.test, "l2": tuned.value}
+    return out, history
 
 
 def _attack_arm(model, data: TextData, targets: dict, config: TextAttackConfig, seed: int):

@@ -117,7 +117,7 @@ def test_the_catalogue_split_counts_a_new_items_future_users_as_its_own(data):
 def test_the_attack_experiment_records_every_budget_and_control(data):
     config = TextAttackConfig(
         text=FAST, hybrid=with_settings(FAST, variant="hybrid"), arms=("text", "hybrid + APR"),
-        baselines=(), targets=1, budget=2, candidates=4,
+        baselines=("ItemPop",), targets=1, budget=2, candidates=4,
     )  # fmt: skip
     run = run_text_attack(data, config, seed=0)
     facts = run.facts
@@ -135,6 +135,10 @@ def test_the_attack_experiment_records_every_budget_and_control(data):
             assert len(rows["oracle"]["hr@10"]) == 1
             clean = np.asarray(rows["hotflip"]["hr@10"])[0, 0]
             assert clean == np.asarray(rows["random"]["hr@10"])[0, 0]
+    assert (
+        set(facts["baselines"]) == {"ItemPop"}
+        and "ndcg@10" in facts["baselines"]["ItemPop"]["test"]
+    )
     edits = facts["edits"]
     assert [e["group"] for e in edits] == ["warm", "new"]
     assert all(e["hotflip"] and e["random"] and e["original"] for e in edits)
