@@ -24,7 +24,9 @@ Each original position is replaced at most once and appended pieces are not edit
 the edited text differs from the original in at most ``k`` pieces. :func:`random_edit` is the
 control: ``k`` edits at random positions with random pieces, the same budget without the search.
 :func:`exposure_with_text` and :func:`quality_on_other_items` measure what an edit does, and
-does not do, to the recommender.
+does not do, to the recommender. :func:`best_unit_text` is the positive control: the text
+embedding no edit can beat (for a model linear in the text embedding), and
+:func:`text_sensitivity` how far a unit move of a text embedding can move a score.
 """
 
 from __future__ import annotations
@@ -358,3 +360,41 @@ def quality_on_other_items(
         with_target_text(model, target, embedding), test, exclude, ks=ks, candidates=candidates
     )
     return before, after
+
+
+def best_unit_text(objective: ExposureObjective) -> np.ndarray:
+    """float32 ``[T]``: the unit vector that maximises ``objective`` among all unit vectors, for
+    a model whose scores are linear in the text embedding (:class:`~advrec.models.text.TextBPR`:
+    the objective is ``t · g + c``, so the best unit ``t`` is ``g / |g|``).
+
+    The positive control of an edit search: no edited text -- whose embedding is a unit vector
+    too -- raises the objective above this one's, so where even this text leaves the target's
+    exposure where it was, no search could have moved it.
+    """
+    width = int(objective.model.projection.shape[0])
+    origin = tf.zeros([1, width])
+    with tf.GradientTape() as tape:
+        tape.watch(origin)
+        value = objective(origin)[0]
+    direction = tape.gradient(value, origin)[0].numpy()
+    norm = float(np.linalg.norm(direction))
+    if not norm > 0:
+        raise ValueError("the objective does not depend on the target's text embedding.")
+    return (direction / norm).astype(np.float32)
+
+
+def text_sensitivity(model, users=None) -> float:
+    """How much the text can move a score, relative to how much scores differ: the mean over
+    ``users`` (default all) of ``|W p_u + w| / std_i(x_ui)``, for a model linear in the text
+    embedding, ``x_ui = p_u · (t_i W + e_i) + t_i · w`` (:class:`~advrec.models.text.TextBPR`).
+
+    ``|W p_u + w| = |∂x_ui / ∂t_i|`` is the most a unit move of an item's text embedding can change
+    user ``u``'s score of it (text embeddings have norm 1, so this is the scale any text edit acts
+    on), and ``std_i(x_ui)`` the spread of that user's scores over the catalogue: a value of 3
+    means a unit move of the text can shift an item by three standard deviations of the user's
+    scores. Scale-free, so models trained differently compare."""
+    users = np.arange(model.n_users) if users is None else np.asarray(users)
+    factors = model.user_factors.numpy()[users]
+    gradients = factors @ model.projection.numpy().T + model.text_bias.numpy()  # [U, T]
+    spread = model.score_all(tf.constant(users, tf.int32)).numpy().std(axis=1)  # [U]
+    return float(np.mean(np.linalg.norm(gradients, axis=1) / np.maximum(spread, 1e-12)))

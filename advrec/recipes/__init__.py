@@ -17,6 +17,8 @@ model or chapter holds a procedure of its own. One module per family:
 - :mod:`~advrec.recipes.shilling` -- the attacker's surrogates and profile GAN, the victim; the
   attack and defence experiments.
 - :mod:`~advrec.recipes.privacy` -- an attribute adversary on the user factors; the leakage loop.
+- :mod:`~advrec.recipes.text` -- TextBPR (items known by a language model's embedding of their
+  text), the item-text attack and its defence, and text as the content of new items.
 - :mod:`~advrec.recipes.stored` -- runs at published schedules, stored in ``results/``.
 
 :data:`RECIPES` lists the ones the command line trains. Nothing here imports TensorFlow until a
@@ -68,6 +70,15 @@ from advrec.recipes.shilling import (
     DefenceExperimentConfig,
     run_attack_experiment,
     run_defence_experiment,
+)
+from advrec.recipes.text import (
+    TextAttackConfig,
+    TextBPRConfig,
+    TextColdStartConfig,
+    load_text_data,
+    run_text_attack,
+    run_text_cold_start,
+    run_textbpr,
 )
 
 __all__ = ["RECIPES", "Recipe", "Run", "Tuned", "config_table", "setting", "tune", "with_settings"]
@@ -222,6 +233,34 @@ RECIPES: dict[str, Recipe] = {
             run_defence_experiment,
             load_ranking_split,
             ("holdout",),
+        ),
+        Recipe(
+            "textbpr",
+            "TextBPR: items known by a pretrained sentence encoder's embedding of their text "
+            "(all-MiniLM-L6-v2), trained with BPR on the warm items; new items scored from text",
+            TextBPRConfig,
+            run_textbpr,
+            load_text_data,
+            ("items",),
+        ),
+        Recipe(
+            "text-attack",
+            "the language-model chapter's experiment on one split: TextBPR text-only and hybrid, "
+            "each with and without APR in the text space, the tuned baselines, and HotFlip edits "
+            "of k = 1..5 word pieces of a target's text against random edits",
+            TextAttackConfig,
+            run_text_attack,
+            load_text_data,
+            ("items",),
+        ),
+        Recipe(
+            "text-coldstart",
+            "cold start with text: the cold-start generators and baselines on genre/year, on "
+            "the text embedding, and on both, from one warm BPR-MF; TextBPR beside them",
+            TextColdStartConfig,
+            run_text_cold_start,
+            load_text_data,
+            ("items",),
         ),
     )
 }

@@ -129,6 +129,7 @@ def _stored_runs() -> dict[str, StoredRun]:
     from advrec.recipes.ranking import BaselinesConfig, BPRMFConfig, TunedBaselinesConfig
     from advrec.recipes.sequences import SASRecStudyConfig
     from advrec.recipes.shilling import AttackExperimentConfig, DefenceExperimentConfig
+    from advrec.recipes.text import TextAttackConfig, TextColdStartConfig
 
     at_5 = TunedBaselinesConfig(baselines=BaselinesConfig(monitor="ndcg@5"))
     baselines_prefix = (
@@ -303,6 +304,38 @@ def _stored_runs() -> dict[str, StoredRun]:
             "phase length chosen on clean validation) against plain BPR-MF trained as long",
             protocol="holdout",
             prefix=(("bpr_l2_grid", (0.01,)), ("apr_epsilon_grid", (0.5,)), ("attacks", ())),
+        ),
+        # The language-model chapter (book/language_models.ipynb) trains seed 0's text-only
+        # model and attacks its first targets live, and reads these five seeds.
+        StoredRun(
+            "text-attack-ml100k",
+            "text-attack",
+            TextAttackConfig(),
+            about="language-model chapter: on each seed's cold-item split, TextBPR text-only and "
+            "hybrid (all-MiniLM-L6-v2 embeddings of 'Title. Year. Genres.', frozen), each also "
+            "with APR in the text space (epsilon 0.5, lambda 1, same seed), ItemPop, EASE^R and "
+            "BPR-MF tuned on the warm validation pairs; 6 obscure warm and 6 new targets per seed "
+            "attacked by greedy HotFlip edits of up to 5 whole words (16 verified candidates per "
+            "step, Ebrahimi et al. 2018) and by random edits of the same budget",
+            prefix=(("arms", ("text",)), ("baselines", ()), ("targets", 0), ("text__epochs", 3)),
+        ),
+        # The same chapter shows seed 0's warm model live and reads these ten splits.
+        StoredRun(
+            "text-coldstart-ml100k",
+            "text-coldstart",
+            TextColdStartConfig(),
+            about="language-model chapter, cold start with text: on each seed's cold-item split "
+            "(the cold-start chapter's protocol), one warm BPR-MF, then the regression and the "
+            "GAR-style adversarial generator with the same settings on genre/year, on the text "
+            "embedding and on both; content k-NN (k chosen on cold validation) on each; "
+            "ItemPop-by-genre; TextBPR text-only trained end to end",
+            seeds=tuple(range(10)),
+            prefix=(
+                ("coldstart__warm__epochs", 3),
+                ("generators", ()),
+                ("knn_grid", ()),
+                ("textbpr_variants", ()),
+            ),
         ),
     )
     return {run.name: run for run in runs}

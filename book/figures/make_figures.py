@@ -9,7 +9,8 @@ Run ``python book/figures/make_figures.py`` from the repository root; it rewrite
 - ``gan_recommenders.png``: IRGAN's policy gradient beside CFGAN's gradient through D;
 - ``sasrec_causal.png``: SASRec's causal self-attention over a history;
 - ``coldstart_game.png``: the GAR-style game between a generator and a recommender;
-- ``shilling_threat_model.png``: fake accounts poisoning every real user's model.
+- ``shilling_threat_model.png``: fake accounts poisoning every real user's model;
+- ``item_text_attack.png``: the language-model chapter's attack surface, seller to users.
 
 The PNGs are committed; the script is here so that a figure can be changed and redrawn.
 """
@@ -470,6 +471,45 @@ def shilling_threat_model():
     save(fig, "shilling_threat_model.png", text_scale=1.15)
 
 
+def item_text_attack():
+    fig, ax = canvas(12, 4.6, (0, 15.2), (0.2, 5.8))
+    seller = box(ax, 1.3, 3.9, "seller\n(attacker)", RED, w=2.2, h=1.0, fontsize=10)
+    text = box(ax, 1.3, 1.7, 'item text\n"Title. Year.\nGenres."', GREY, w=2.3, h=1.3)
+    enc = box(
+        ax, 4.75, 1.7, "tokenizer + encoder\nall-MiniLM-L6-v2\n(public, frozen)", BLUE,
+        w=2.9, h=1.3, fontsize=10,
+    )  # fmt: skip
+    emb = box(ax, 7.85, 1.7, "text embedding\n$t_i$, $|t_i| = 1$", BLUE, w=2.4, h=1.0, fontsize=10)
+    rec = box(
+        ax, 11.0, 1.7, "recommender\n$p_u \\cdot (t_i W + e_i)$\n$+\\, t_i \\cdot w$", GREEN,
+        w=2.8, h=1.3, fontsize=10,
+    )  # fmt: skip
+    users = box(ax, 14.05, 1.7, "users'\ntop-10\nlists", ORANGE, w=1.9, h=1.3, fontsize=10)
+    arrow(ax, (seller[0], seller[1] - 0.5), (text[0], text[1] + 0.65), "", RED)
+    ax.text(1.55, 2.95, "edits at most $k$\nword pieces", fontsize=9.5, color=RED, va="center")
+    arrow(ax, (text[0] + 1.15, text[1]), (enc[0] - 1.45, enc[1]))
+    arrow(ax, (enc[0] + 1.45, enc[1]), (emb[0] - 1.2, emb[1]))
+    arrow(ax, (emb[0] + 1.2, emb[1]), (rec[0] - 1.4, rec[1]))
+    arrow(ax, (rec[0] + 1.4, rec[1]), (users[0] - 0.95, users[1]))
+    arrow(
+        ax, (rec[0], rec[1] + 0.65), (seller[0] + 1.1, seller[1] + 0.1), "", RED, rad=0.12,
+        linestyle="--",
+    )  # fmt: skip
+    ax.text(
+        8.9, 4.15, "white box: the gradient of the target's mean score\nover users w.r.t. each"
+        " token's vector (HotFlip)", ha="center", va="bottom", fontsize=9.5, color=RED,
+    )  # fmt: skip
+    ax.text(
+        7.85, 0.55, "defence (APR in the text space): train against the worst shift"
+        " $|\\Delta| \\leq \\epsilon$ of every $t_i$", ha="center", fontsize=9.5, color=GREEN,
+    )  # fmt: skip
+    ax.text(
+        0.1, 5.45, "The attack surface of a recommender that reads item text", fontsize=12,
+        fontweight="bold",
+    )  # fmt: skip
+    save(fig, "item_text_attack.png", text_scale=1.15)
+
+
 if __name__ == "__main__":
     gan_training_loop()
     adversarial_families()
@@ -479,3 +519,4 @@ if __name__ == "__main__":
     sasrec_causal()
     coldstart_game()
     shilling_threat_model()
+    item_text_attack()

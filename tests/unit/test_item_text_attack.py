@@ -94,10 +94,14 @@ def test_hotflip_beats_random_edits_and_never_exceeds_the_budget(case):
     random_gain = np.mean([r.objective[-1] - r.objective[0] for r in randoms])
     assert gain > 0.1 and gain > 3 * max(random_gain, 0.0), (gain, random_gain)
 
-    clean = attack.exposure_with_text(model, split, TARGET)
-    after = attack.exposure_with_text(model, split, TARGET, edited.embedding)
+    ks = (1, 5)  # ten items: the default cut-off 50 is refused
+    clean = attack.exposure_with_text(model, split, TARGET, ks=ks)
+    after = attack.exposure_with_text(model, split, TARGET, edited.embedding, ks=ks)
     random_rank = np.mean(
-        [attack.exposure_with_text(model, split, TARGET, r.embedding)["mean_rank"] for r in randoms]
+        [
+            attack.exposure_with_text(model, split, TARGET, r.embedding, ks=ks)["mean_rank"]
+            for r in randoms
+        ]
     )
     assert after["mean_rank"] < clean["mean_rank"] and after["mean_rank"] < random_rank
     before, then = attack.quality_on_other_items(model, split, TARGET, edited.embedding)
@@ -146,3 +150,22 @@ def test_a_budget_past_the_longest_text_is_refused(case):
     objective = attack.ExposureObjective(model, split, TARGET)
     with pytest.raises(ValueError, match="exceed the encoder's max_length 256"):
         attack.hotflip_edit(encoder, objective, [101] + [1996] * 250 + [102], 5)
+
+
+def test_the_best_unit_text_is_the_taste_and_bounds_every_edit(case):
+    encoder, model, split, taste = case
+    objective = attack.ExposureObjective(model, split, TARGET)
+    best = attack.best_unit_text(objective)
+    np.testing.assert_allclose(best, taste / np.linalg.norm(taste), atol=1e-5)
+    texts = encoder.encode_texts(TEXTS)  # any real text, the target's included
+    assert float(objective(tf.constant(best[np.newaxis]))[0]) >= float(
+        tf.reduce_max(objective(tf.constant(texts)))
+    )
+
+
+def test_text_sensitivity_is_the_largest_score_change_per_unit_of_text_in_score_spreads(case):
+    _, model, _, taste = case
+    # score = t_i · taste for every user: |W p_u + w| = |taste| = 1, spread = std_i(t_i · taste)
+    spread = float(np.std(model.item_text.numpy() @ taste))
+    assert attack.text_sensitivity(model) == pytest.approx(1.0 / spread, rel=1e-4)
+    assert attack.text_sensitivity(model, users=[0, 3]) == pytest.approx(1.0 / spread, rel=1e-4)
