@@ -149,7 +149,7 @@ def _stored_runs() -> dict[str, StoredRun]:
             prefix=(("epochs", 3),),
         ),
         # The APR chapter (book/apr.ipynb) chooses BPR-MF's l2 and APR's epsilon on seed 0's
-        # validation pairs live, then reads these twenty seeds for every paired comparison.
+        # validation pairs live, then reads these ten seeds for every paired comparison.
         StoredRun(
             "apr-study-ml100k",
             "apr-study",
@@ -160,11 +160,11 @@ def _stored_runs() -> dict[str, StoredRun]:
             "phase, epsilon 0.5, He et al. 2018's code), each beside its epsilon = 0 control; "
             "test NDCG@10 clean, under FGSM, 5-step PGD and random perturbations of the same "
             "norm; ItemPop and EASE^R beside them",
-            seeds=tuple(range(20)),
+            seeds=tuple(range(10)),
             prefix=(("pretrain__epochs", 3), ("arms", ())),
         ),
         # The privacy chapter (book/privacy.ipynb) runs a live prefix of seed 0 and reads these
-        # twenty seeds.
+        # ten seeds.
         StoredRun(
             "privacy-ml100k",
             "privacy",
@@ -173,7 +173,7 @@ def _stored_runs() -> dict[str, StoredRun]:
             "weights 1 and 10 for gender and 1 for age, gradient reversal at weight 1, and a "
             "user-based CFGAN's generated vectors, attacked by fresh logistic and MLP "
             "classifiers cross-validated within disclosed, selection and evaluation users",
-            seeds=tuple(range(20)),
+            seeds=tuple(range(10)),
             prefix=(("ranker__epochs", 3), ("defences", ()), ("generator__epochs", 1)),
         ),
         StoredRun(
