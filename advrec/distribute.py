@@ -164,11 +164,22 @@ def _replica_slice(draw, shape, seed_generator: keras.random.SeedGenerator) -> t
     if context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
         return draw(shape, seed, alg="philox")
     rows = tf.convert_to_tensor(shape[0], tf.int32)
+    start, total = global_rows(rows)
+    values = draw((total, *shape[1:]), seed, alg="philox")
+    return values[start : start + rows]
+
+
+def global_rows(rows: tf.Tensor | int) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(start, total)``, int32 scalars: where this replica's ``rows`` rows begin in the global
+    batch (the replicas' batches in replica order, which may differ in size by one) and how many
+    rows the global batch has. Outside a strategy: ``(0, rows)``."""
+    rows = tf.convert_to_tensor(rows, tf.int32)
+    context = tf.distribute.get_replica_context()
+    if context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        return tf.constant(0, tf.int32), rows
     all_rows = context.all_gather(rows[tf.newaxis], axis=0)  # [replicas]
     replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
-    start = tf.reduce_sum(all_rows[:replica])
-    values = draw((tf.reduce_sum(all_rows), *shape[1:]), seed, alg="philox")
-    return values[start : start + rows]
+    return tf.reduce_sum(all_rows[:replica]), tf.reduce_sum(all_rows)
 
 
 def sum_over_replicas(value: tf.Tensor) -> tf.Tensor:

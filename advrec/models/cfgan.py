@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from advrec.data.interactions import Interactions
 from advrec.data.sampling import Examples
-from advrec.distribute import replica_uniform
+from advrec.distribute import global_rows, replica_uniform
 from advrec.gan import TwoPlayerModel
 from advrec.models.saving import WeightsOnly
 from advrec.seeds import derive_seed
@@ -189,17 +189,23 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         )
 
     def generator_loss(
-        self, real: tf.Tensor, mask: tf.Tensor, zero: tf.Tensor
+        self, real: tf.Tensor, mask: tf.Tensor, zero: tf.Tensor, weights: tf.Tensor | None = None
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """G's non-saturating loss on D's verdict plus ZR; returns (total, adversarial part).
 
-        Call it inside the generator's tape: the fakes are made here, so the gradient reaches
-        G through D.
+        Means over the rows, or over the rows of weight 1 when 0/1 ``weights`` float ``[B]``
+        are given. Call it inside the generator's tape: the fakes are made here, so the gradient
+        reaches G through D.
         """
         generated = self.generator(real, training=True)
         fake_logits = self.discriminator(tf.concat([real, generated * mask], 1), training=True)
-        adversarial = tf.reduce_mean(tf.nn.softplus(-fake_logits))
-        reconstruction = tf.reduce_mean(tf.reduce_sum(tf.square(generated) * zero, axis=1))
+        adversarial = tf.reshape(tf.nn.softplus(-fake_logits), [-1])
+        reconstruction = tf.reduce_sum(tf.square(generated) * zero, axis=1)
+        if weights is None:
+            weights = tf.ones_like(adversarial)
+        count = tf.reduce_sum(weights)
+        adversarial = tf.math.divide_no_nan(tf.reduce_sum(adversarial * weights), count)
+        reconstruction = tf.math.divide_no_nan(tf.reduce_sum(reconstruction * weights), count)
         return adversarial + self.zr_weight * reconstruction, adversarial
 
     def train_step(self, data):
@@ -212,15 +218,20 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
                 total = d_loss + self._l2(self.discriminator_variables, self.discriminator_l2)
                 scaled = self.scaled_loss("discriminator", total)
             self.apply_update("discriminator", tape, scaled)
-        rows_in_batch = tf.shape(real)[0]
-        chunks = self.generator_chunks  # slice c: rows [c n / chunks, (c + 1) n / chunks)
+        # Slice c of the *global* batch: rows [c n / chunks, (c + 1) n / chunks), as 0/1 weights
+        # on this replica's rows, so several devices make the same G updates as one.
+        start, total = global_rows(tf.shape(real)[0])
+        position = start + tf.range(tf.shape(real)[0])
+        chunks = self.generator_chunks
         for _ in range(self.generator_steps):  # unrolled: Python ints
             for chunk in range(chunks):
-                begin = chunk * rows_in_batch // chunks
-                part = slice(begin, (chunk + 1) * rows_in_batch // chunks)
+                inside = (position >= chunk * total // chunks) & (
+                    position < (chunk + 1) * total // chunks
+                )
+                weights = tf.cast(inside, real.dtype)
                 with tf.GradientTape() as tape:
-                    g_total, g_loss = self.generator_loss(real[part], mask[part], zero[part])
+                    g_total, g_loss = self.generator_loss(real, mask, zero, weights)
                     g_total += self._l2(self.generator_variables, self.generator_l2)
-                    scaled = self.scaled_loss("generator", g_total)
+                    scaled = self.scaled_loss("generator", g_total, tf.reduce_sum(weights))
                 self.apply_update("generator", tape, scaled)
         return self.report(d_loss=d_loss, g_loss=g_loss)
