@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from advrec.data.interactions import Interactions
-from advrec.losses import bpr_loss
+from advrec.losses import bpr_loss, scale_for_replicas, weighted_mean
 from advrec.models.apr import row_normalized_directions
 from advrec.models.base import PairwiseRanker
 from advrec.models.mf import DEFAULT_L2, _check_hyper_parameters
@@ -237,10 +237,12 @@ class TextBPR(PairwiseRanker):
         negatives: tf.Tensor,
         text_shift: tuple[tf.Tensor, tf.Tensor] | None = None,
         table: tf.Tensor | None = None,
+        weights: tf.Tensor | None = None,
     ) -> tuple[tf.Tensor, tf.Tensor]:
-        """BPR margins ``[B]`` (positive minus negative score) and the l2 penalty (a scalar),
-        with the texts ``[B, T]`` of positives and negatives moved by ``text_shift`` if given.
-        ``table``: :meth:`text_table`, if already computed in this step."""
+        """BPR margins ``[B]`` (positive minus negative score) and the l2 penalty (a scalar, the
+        mean over triples weighted by ``weights`` float32 ``[B]`` if given: a padding row weighs
+        0), with the texts ``[B, T]`` of positives and negatives moved by ``text_shift`` if
+        given. ``table``: :meth:`text_table`, if already computed in this step."""
         table = self.text_table() if table is None else table
         t_pos, t_neg = tf.gather(table, positives), tf.gather(table, negatives)
         if text_shift is not None:
@@ -249,15 +251,15 @@ class TextBPR(PairwiseRanker):
         q_pos, b_pos = self.item_vectors(t_pos, positives)
         q_neg, b_neg = self.item_vectors(t_neg, negatives)
         margin = tf.reduce_sum(p * (q_pos - q_neg), axis=-1) + b_pos - b_neg
-        penalty = self.l2 * tf.reduce_mean(
-            tf.reduce_sum(p * p + q_pos * q_pos + q_neg * q_neg, axis=-1)
+        penalty = self.l2 * weighted_mean(
+            tf.reduce_sum(p * p + q_pos * q_pos + q_neg * q_neg, axis=-1), weights
         )
         return margin, penalty
 
-    def pairwise_loss(self, users, positives, negatives):
-        """BPR loss plus the l2 penalty of the batch's user and item vectors."""
-        margin, penalty = self.batch_margin(users, positives, negatives)
-        return bpr_loss(margin) + penalty, {}
+    def pairwise_loss(self, users, positives, negatives, weights=None):
+        """BPR loss plus the l2 penalty of the batch's user and item vectors (weighted means)."""
+        margin, penalty = self.batch_margin(users, positives, negatives, weights=weights)
+        return bpr_loss(margin, weights) + penalty, {}
 
 
 class AdversarialTextBPR(TextBPR):
@@ -294,6 +296,18 @@ class AdversarialTextBPR(TextBPR):
             )
         super().__init__(train, text_embeddings, **kwargs)
         self.epsilon, self.adversarial_weight = float(epsilon), float(adversarial_weight)
+        self.clean_loss_tracker = keras.metrics.Mean(name="clean_loss")
+        self.adversarial_loss_tracker = keras.metrics.Mean(name="adversarial_loss")
+
+    @property
+    def adversarial(self) -> bool:
+        """Whether the adversarial term is on (``epsilon > 0`` and ``adversarial_weight > 0``)."""
+        return self.epsilon != 0.0 and self.adversarial_weight != 0.0
+
+    @property
+    def metrics(self):
+        trackers = [self.clean_loss_tracker, self.adversarial_loss_tracker]
+        return super().metrics + (trackers if self.adversarial else [])
 
     def adversarial_text_shift(
         self,
@@ -301,16 +315,20 @@ class AdversarialTextBPR(TextBPR):
         positives: tf.Tensor,
         negatives: tf.Tensor,
         table: tf.Tensor | None = None,
+        weights: tf.Tensor | None = None,
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """The worst shifts ``Δ`` (``[B, T]`` each) of the positives' and negatives' texts, as
-        constants: ``epsilon`` times the per-item unit gradient of the clean BPR loss."""
+        constants: ``epsilon`` times the per-item unit gradient of the clean BPR loss (weighted
+        by ``weights`` float32 ``[B]`` if given; under a strategy, each replica's share of the
+        global batch's loss, so the direction is the one device's)."""
         shape = [tf.shape(users)[0], self.projection.shape[0]]
         shift = (tf.zeros(shape), tf.zeros(shape))  # two tensors: one gradient each
         table = tf.stop_gradient(self.text_table() if table is None else table)
+        count = tf.size(users) if weights is None else tf.reduce_sum(weights)
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(shift)
             margin, _ = self.batch_margin(users, positives, negatives, shift, table)
-            clean = bpr_loss(margin)
+            clean = scale_for_replicas(bpr_loss(margin, weights), count=count)
         g_pos, g_neg = tape.gradient(clean, shift)
         directions = row_normalized_directions(
             tf.concat([positives, negatives], 0), tf.concat([g_pos, g_neg], 0), self.n_items
@@ -318,14 +336,20 @@ class AdversarialTextBPR(TextBPR):
         d_pos, d_neg = tf.split(tf.stop_gradient(self.epsilon * directions), 2, axis=0)
         return d_pos, d_neg
 
-    def pairwise_loss(self, users, positives, negatives):
-        if self.epsilon == 0.0 or self.adversarial_weight == 0.0:
-            return super().pairwise_loss(users, positives, negatives)
+    def pairwise_loss(self, users, positives, negatives, weights=None):
+        if not self.adversarial:
+            return super().pairwise_loss(users, positives, negatives, weights)
         table = self.text_table()  # once per step (tuned texts are re-encoded each time)
-        margin, penalty = self.batch_margin(users, positives, negatives, table=table)
-        clean = bpr_loss(margin)
-        shift = self.adversarial_text_shift(users, positives, negatives, table)
+        margin, penalty = self.batch_margin(users, positives, negatives, None, table, weights)
+        clean = bpr_loss(margin, weights)
+        shift = self.adversarial_text_shift(users, positives, negatives, table, weights)
         adversarial_margin, _ = self.batch_margin(users, positives, negatives, shift, table)
-        adversarial = bpr_loss(adversarial_margin)
+        adversarial = bpr_loss(adversarial_margin, weights)
         total = clean + penalty + self.adversarial_weight * adversarial
-        return total, {"clean_loss": clean, "adversarial_loss": adversarial}
+        count = tf.cast(tf.size(users), tf.float32) if weights is None else tf.reduce_sum(weights)
+        self.clean_loss_tracker.update_state(clean, sample_weight=count)
+        self.adversarial_loss_tracker.update_state(adversarial, sample_weight=count)
+        return total, {
+            "clean_loss": self.clean_loss_tracker.result(),
+            "adversarial_loss": self.adversarial_loss_tracker.result(),
+        }

@@ -10,11 +10,18 @@ import tensorflow as tf
 from advrec.data.sampling import Examples, padded_batches, pair_examples
 from advrec.engine import EpochFunction, epoch_function
 from advrec.models import AMF, BPRMF, AdversarialBPRMF
+from advrec.models.text import AdversarialTextBPR, TextBPR
 from advrec.training import fit_model, restart_from
 
 
 def _labels(n_users: int) -> np.ndarray:
     return (np.arange(n_users) % 3 == 0).astype(np.int32)
+
+
+def _texts(n_items: int) -> np.ndarray:
+    """float32 ``[n_items, 16]`` unit rows standing in for a text encoder's embeddings."""
+    texts = np.random.default_rng(0).normal(size=(n_items, 16)).astype(np.float32)
+    return texts / np.linalg.norm(texts, axis=1, keepdims=True)
 
 
 RANKERS = {
@@ -25,6 +32,10 @@ RANKERS = {
     ),
     "privacy-reversal": lambda train: AdversarialBPRMF(
         train, _labels(train.n_users), objective="reversal", dim=8, seed=1
+    ),
+    "text": lambda train: TextBPR(train, _texts(train.n_items), dim=8, seed=1),
+    "text-adversarial": lambda train: AdversarialTextBPR(
+        train, _texts(train.n_items), epsilon=0.2, dim=8, seed=1
     ),
 }
 
