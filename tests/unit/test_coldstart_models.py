@@ -96,10 +96,10 @@ def test_adversarial_players_update_only_their_own_variables(synthetic_dataset):
             keras.optimizers.SGD(rates["recommender"]), keras.optimizers.SGD(rates["generator"])
         )
         generator = [w.numpy().copy() for w in model.generator.trainable_weights]
-        towers = [w.numpy().copy() for w in model.recommender_variables]
+        towers = [w.numpy().copy() for w in model.discriminator_variables]
         model.fit(data, epochs=1, verbose=0)
         moved_generator = _moved(generator, model.generator.weights)
-        moved_towers = _moved(towers, model.recommender_variables)
+        moved_towers = _moved(towers, model.discriminator_variables)
         # With beta = 0 the generator learns only through the recommender (the adversarial term).
         assert moved_generator == (frozen == "recommender")
         assert moved_towers == (frozen == "generator")

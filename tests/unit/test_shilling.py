@@ -163,7 +163,7 @@ def test_the_profile_gan_trains_both_players_and_keeps_its_shapes(synthetic_spli
     profiles = gan.fake_profiles(templates[:5])
     assert profiles.shape == (5, train.n_items) and profiles[:, target].all()
     np.testing.assert_array_equal(profiles.sum(axis=1), filler + 1)
-    with pytest.raises(ValueError, match="two optimizer"):
+    with pytest.raises(ValueError, match="separate optimizer"):
         opt = keras.optimizers.Adam()
         gan.compile(opt, opt)
 
