@@ -28,13 +28,13 @@ The paper pre-trains BPR-MF and then continues with APR from those weights; here
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 
 from advrec.checks import check_real
 from advrec.data.interactions import Interactions
 from advrec.distribute import sum_over_replicas
 from advrec.losses import bpr_loss, scale_for_replicas
+from advrec.models.base import AdversarialTerm
 from advrec.models.mf import BPRMF, DEFAULT_L2, BatchRows
 
 """``(p, q_pos, q_neg, b_pos, b_neg)`` of a batch: ``[B, dim]`` factors and ``[B]`` biases."""
@@ -62,7 +62,7 @@ def row_normalized_directions(ids: tf.Tensor, row_gradients: tf.Tensor, n_rows: 
     return tf.gather(tf.math.l2_normalize(per_row, axis=-1), ids)
 
 
-class AMF(BPRMF):
+class AMF(AdversarialTerm, BPRMF):
     """BPR-MF trained with APR; inference is BPR-MF's (``x_ui = p_u · q_i + b_i``).
 
     Args:
@@ -96,18 +96,7 @@ class AMF(BPRMF):
         super().__init__(train, dim=dim, l2=l2, init_std=init_std, seed=seed, **kwargs)
         self.epsilon = float(epsilon)
         self.adversarial_weight = float(adversarial_weight)
-        self.clean_loss_tracker = keras.metrics.Mean(name="clean_loss")
-        self.adversarial_loss_tracker = keras.metrics.Mean(name="adversarial_loss")
-
-    @property
-    def adversarial(self) -> bool:
-        """Whether the adversarial term is on (``epsilon > 0`` and ``adversarial_weight > 0``)."""
-        return self.epsilon != 0.0 and self.adversarial_weight != 0.0
-
-    @property
-    def metrics(self):
-        trackers = [self.clean_loss_tracker, self.adversarial_loss_tracker]
-        return super().metrics + (trackers if self.adversarial else [])
+        self.track_adversarial_terms()
 
     def initialize_from(self, pretrained: BPRMF) -> AMF:
         """Copies a trained BPR-MF's factors and biases (APR's pre-training step); returns self."""
@@ -185,10 +174,4 @@ class AMF(BPRMF):
         delta, _ = self.adversarial_perturbation(users, positives, negatives, rows, weights)
         adversarial = self.adversarial_loss(users, positives, negatives, delta, rows, weights)
         total = loss + self.adversarial_weight * adversarial
-        count = tf.cast(tf.size(users), tf.float32) if weights is None else tf.reduce_sum(weights)
-        self.clean_loss_tracker.update_state(clean, sample_weight=count)
-        self.adversarial_loss_tracker.update_state(adversarial, sample_weight=count)
-        return total, {
-            "clean_loss": self.clean_loss_tracker.result(),
-            "adversarial_loss": self.adversarial_loss_tracker.result(),
-        }
+        return total, self.report_terms(clean, adversarial, users, weights)

@@ -116,3 +116,36 @@ class PairwiseRanker(WeightsOnly, keras.Model):
         # Weighted by the batch's real pairs: over replicas and batches, the mean over all pairs.
         self.loss_tracker.update_state(loss, sample_weight=count)
         return {"loss": self.loss_tracker.result(), **extras}
+
+
+class AdversarialTerm:
+    """For a :class:`PairwiseRanker` trained with a clean loss plus ``adversarial_weight`` times
+    a loss at worst-case perturbations of norm ``epsilon`` (APR and its variants): whether the
+    term is on, and the two losses as epoch means weighted by real pairs (reported by ``fit``
+    only while the term is on). Call :meth:`track_adversarial_terms` in ``__init__`` after
+    setting ``epsilon`` and ``adversarial_weight``."""
+
+    def track_adversarial_terms(self) -> None:
+        self.clean_loss_tracker = keras.metrics.Mean(name="clean_loss")
+        self.adversarial_loss_tracker = keras.metrics.Mean(name="adversarial_loss")
+
+    @property
+    def adversarial(self) -> bool:
+        """Whether the adversarial term is on (``epsilon > 0`` and ``adversarial_weight > 0``)."""
+        return self.epsilon != 0.0 and self.adversarial_weight != 0.0
+
+    @property
+    def metrics(self):
+        trackers = [self.clean_loss_tracker, self.adversarial_loss_tracker]
+        return super().metrics + (trackers if self.adversarial else [])
+
+    def report_terms(self, clean, adversarial, users, weights=None) -> dict:
+        """Updates the two trackers with this batch's losses (weighted by its real pairs:
+        ``weights`` float32 ``[B]``, or all of ``users``' ``[B]``); returns their epoch means."""
+        count = tf.cast(tf.size(users), tf.float32) if weights is None else tf.reduce_sum(weights)
+        self.clean_loss_tracker.update_state(clean, sample_weight=count)
+        self.adversarial_loss_tracker.update_state(adversarial, sample_weight=count)
+        return {
+            "clean_loss": self.clean_loss_tracker.result(),
+            "adversarial_loss": self.adversarial_loss_tracker.result(),
+        }

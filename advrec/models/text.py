@@ -28,7 +28,7 @@ import tensorflow as tf
 from advrec.data.interactions import Interactions
 from advrec.losses import bpr_loss, scale_for_replicas, weighted_mean
 from advrec.models.apr import row_normalized_directions
-from advrec.models.base import PairwiseRanker
+from advrec.models.base import AdversarialTerm, PairwiseRanker
 from advrec.models.mf import DEFAULT_L2, _check_hyper_parameters
 from advrec.text.encoder import SentenceEncoder, TransformerBlock, mean_pool
 
@@ -262,7 +262,7 @@ class TextBPR(PairwiseRanker):
         return bpr_loss(margin, weights) + penalty, {}
 
 
-class AdversarialTextBPR(TextBPR):
+class AdversarialTextBPR(AdversarialTerm, TextBPR):
     """:class:`TextBPR` trained against worst-case shifts of the item text embeddings.
 
     The loss is ``L_BPR(t) + penalty + λ · L_BPR(t + Δ)``, with ``Δ_i = ε g_i / |g_i|`` and
@@ -296,18 +296,7 @@ class AdversarialTextBPR(TextBPR):
             )
         super().__init__(train, text_embeddings, **kwargs)
         self.epsilon, self.adversarial_weight = float(epsilon), float(adversarial_weight)
-        self.clean_loss_tracker = keras.metrics.Mean(name="clean_loss")
-        self.adversarial_loss_tracker = keras.metrics.Mean(name="adversarial_loss")
-
-    @property
-    def adversarial(self) -> bool:
-        """Whether the adversarial term is on (``epsilon > 0`` and ``adversarial_weight > 0``)."""
-        return self.epsilon != 0.0 and self.adversarial_weight != 0.0
-
-    @property
-    def metrics(self):
-        trackers = [self.clean_loss_tracker, self.adversarial_loss_tracker]
-        return super().metrics + (trackers if self.adversarial else [])
+        self.track_adversarial_terms()
 
     def adversarial_text_shift(
         self,
@@ -346,10 +335,4 @@ class AdversarialTextBPR(TextBPR):
         adversarial_margin, _ = self.batch_margin(users, positives, negatives, shift, table)
         adversarial = bpr_loss(adversarial_margin, weights)
         total = clean + penalty + self.adversarial_weight * adversarial
-        count = tf.cast(tf.size(users), tf.float32) if weights is None else tf.reduce_sum(weights)
-        self.clean_loss_tracker.update_state(clean, sample_weight=count)
-        self.adversarial_loss_tracker.update_state(adversarial, sample_weight=count)
-        return total, {
-            "clean_loss": self.clean_loss_tracker.result(),
-            "adversarial_loss": self.adversarial_loss_tracker.result(),
-        }
+        return total, self.report_terms(clean, adversarial, users, weights)
