@@ -6,6 +6,8 @@
     python -m advrec train NAME --help                   # every setting, its default and source
     python -m advrec attack shilling --model bpr --attack average --size 0.03
     python -m advrec reproduce cfgan-ml100k              # writes results/cfgan-ml100k.json
+    python -m advrec reproduce cfgan-ml100k --seeds 3 4 --out part2   # a part, on another machine
+    python -m advrec reproduce cfgan-ml100k --merge part1/cfgan-ml100k.json part2/cfgan-ml100k.json
 
 ``train``'s options are built from the recipe's config fields (:data:`advrec.recipes.RECIPES`),
 so the command line and the library cannot disagree on a default. A value a recipe refuses is
@@ -214,6 +216,13 @@ def _add_reproduce_command(commands) -> None:
         "--seeds", type=_non_negative_int, nargs="+", default=None, help="(default: its own)"
     )
     reproduce.add_argument("--out", default=None, help="folder to write to (default results/)")
+    reproduce.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        metavar="PART",
+        help="instead of running, join files written with disjoint --seeds into NAME.json",
+    )
     reproduce.add_argument("--data-dir", default=None, help="directory of the MovieLens files")
 
 
@@ -410,9 +419,12 @@ def format_attack_report(report: dict) -> str:
 
 
 def run_reproduce(args: argparse.Namespace) -> dict:
-    from advrec.recipes.stored import reproduce
+    from advrec.recipes.stored import merge_parts, reproduce
 
     start = time.perf_counter()
+    if args.merge:
+        path = merge_parts(args.name, args.merge, args.out)
+        return {"stored_run": args.name, "path": str(path), "seconds": 0}
     path = reproduce(
         args.name,
         seeds=args.seeds,

@@ -38,6 +38,7 @@ __all__ = [
     "StoredResult",
     "StoredRun",
     "load_stored",
+    "merge_parts",
     "prefix_matches",
     "reproduce",
     "run_prefix",
@@ -382,6 +383,51 @@ def reproduce(
         "wall_seconds": round(time.perf_counter() - start, 1),
         "runs": records,
     }
+    return _write(document, directory, name)
+
+
+def merge_parts(
+    name: str, parts: Sequence[str | Path], directory: str | Path | None = None
+) -> Path:
+    """Joins files that :func:`reproduce` wrote for disjoint seeds of ``name`` (e.g. with
+    ``--seeds 0 1 2`` on one machine and ``--seeds 3 4`` on another) into ``directory/NAME.json``,
+    as one run of every seed would have written it: the runs in seed order, the wall time summed,
+    the latest creation time. Parts must agree on the run, config, commit and versions.
+    Returns the file's path."""
+    stored = stored_run(name)
+    documents = [json.loads(Path(part).read_text()) for part in parts]
+    if not documents:
+        raise ValueError("give at least one part to merge.")
+    first = documents[0]
+    for part, document in zip(parts, documents, strict=True):
+        for key in ("name", "recipe", "config", "commit", "versions", "dataset", "protocol"):
+            if document.get(key) != first.get(key):
+                raise ValueError(
+                    f"{part} differs from {parts[0]} in {key!r}: parts of one stored run must "
+                    "come from the same run, config, commit and library versions."
+                )
+    if first["name"] != name or first["config"] != config_record(stored.config):
+        raise ValueError(
+            f"the parts are not today's {name!r} (another run or config): reproduce them again."
+        )
+    runs = sorted((r for d in documents for r in d["runs"]), key=lambda r: r["seed"])
+    seeds = [r["seed"] for r in runs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"the parts overlap: seeds {seeds}; give each seed to one part.")
+    devices = [d["device"] for d in documents]
+    document = {
+        **first,
+        "seeds": seeds,
+        "device": first["device"] if all(d == devices[0] for d in devices) else devices,
+        "created": max(d["created"] for d in documents),
+        "wall_seconds": round(sum(d["wall_seconds"] for d in documents), 1),
+        "runs": runs,
+    }
+    return _write(document, directory, name)
+
+
+def _write(document: dict, directory: str | Path | None, name: str) -> Path:
+    """Writes ``directory/NAME.json`` whole, through a temporary file."""
     directory = Path(directory) if directory is not None else results_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.json"
