@@ -21,9 +21,9 @@ from toc import toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = toc_notebooks(ROOT / "_toc.yml")
-WITHOUT_SMOKE_SETTINGS = {"gan_recommenders", "large_models", "coldstart"}
+WITHOUT_SMOKE_SETTINGS = {"gan_recommenders", "large_models"}
 """The last release's chapters, ported to the recipes but not rewritten (their rewrites wait for
-their stored runs: branches ch-gan and ch-coldshill); they run under nbval only."""
+their stored runs: branch ch-gan); they run under nbval only."""
 
 
 def smoke_notebook(path: Path) -> nbformat.NotebookNode:
