@@ -61,7 +61,7 @@ def test_overlapping_or_mismatched_parts_are_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_the_command_line_merges_parts(tmp_path, capsys):
+def test_the_command_line_merges_parts(tmp_path):
     parts = [str(part(tmp_path / "a", [0])), str(part(tmp_path / "b", [1]))]
     out = tmp_path / "out"
     assert main(["reproduce", NAME, "--merge", *parts, "--out", str(out)]) == 0
