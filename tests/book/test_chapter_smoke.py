@@ -21,9 +21,6 @@ from toc import toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = toc_notebooks(ROOT / "_toc.yml")
-WITHOUT_SMOKE_SETTINGS = {"gan_recommenders", "large_models"}
-"""The last release's chapters, ported to the recipes but not rewritten (their rewrites wait for
-their stored runs: branch ch-gan); they run under nbval only."""
 
 
 def smoke_notebook(path: Path) -> nbformat.NotebookNode:
@@ -47,11 +44,6 @@ def smoke_notebook(path: Path) -> nbformat.NotebookNode:
 @pytest.mark.smoke
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_the_chapter_runs_on_synthetic_data(path, monkeypatch):
-    if path.stem in WITHOUT_SMOKE_SETTINGS:
-        assert "smoke" not in nbformat.read(path, as_version=4).metadata.get("advrec", {}), (
-            f"{path.stem} has smoke settings now: take it off WITHOUT_SMOKE_SETTINGS"
-        )
-        pytest.skip(f"{path.stem}: the last release's chapter, no smoke settings yet")
     monkeypatch.setenv("ADVREC_SMOKE", "1")
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     notebook = smoke_notebook(path)
