@@ -279,12 +279,17 @@ def format_cell(values, digits: int = 4) -> str:
 
 
 def results_table(
-    runs: Mapping[str, Mapping[str, np.ndarray]], metrics: Iterable[str], digits: int = 4
+    runs: Mapping[str, Mapping[str, np.ndarray]],
+    metrics: Iterable[str],
+    digits: int = 4,
+    first_column: str = "model",
 ) -> str:
     """A Markdown table, one row per model, one column per metric, cells ``mean ± std`` over
-    seeds (see :func:`format_cell`: a metric a model lacks, or NaN results, show as ``—``)."""
+    seeds (see :func:`format_cell`: a metric a model lacks, or NaN results, show as ``—``).
+    ``first_column`` heads the column of row names (a model, a group, a budget)."""
     metrics = list(metrics)
-    lines = ["| model | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    lines = [f"| {first_column} | " + " | ".join(metrics) + " |"]
+    lines.append("|---" * (len(metrics) + 1) + "|")
     for model, result in runs.items():
         cells = [format_cell(result.get(m), digits) for m in metrics]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")

@@ -149,6 +149,7 @@ def test_results_table_shows_missing_values_as_a_dash():
     assert lines[3] == f"| B | 0.30 ± 0.14 (n=2) | {MISSING} |"
     assert lines[4] == f"| C | 0.50 | {MISSING} |"  # one run: no std to show
     assert format_cell(None) == format_cell([]) == MISSING
+    assert results_table(runs, ["ndcg"], first_column="group").startswith("| group | ndcg |")
 
 
 def test_run_seeds_reseeds_the_global_generators_before_each_run():
