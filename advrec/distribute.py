@@ -209,6 +209,19 @@ def dense_gradients(gradients: list, variables: list) -> list:
     ]
 
 
+def metric_logs(model: keras.Model) -> dict[str, tf.Tensor]:
+    """Every metric of ``model`` by name (a metric returning a dict gives its entries), read in
+    cross-replica context: Keras' trackers keep their totals and counts in variables summed over
+    replicas on read, so the result is the mean over every replica's examples -- not the mean
+    of the replicas' means, which a replica holding fewer (or only padding) examples would
+    pull."""
+    logs = {}
+    for metric in model.metrics:
+        result = metric.result()
+        logs.update(result if isinstance(result, dict) else {metric.name: result})
+    return logs
+
+
 def keras_fit_works_under(strategy: tf.distribute.Strategy) -> bool:
     """Whether ``keras.Model.fit`` can train under ``strategy`` (TF 2.21, Keras 3.15).
 
@@ -237,8 +250,8 @@ def fit_with_strategy(
     training engine's one call, :class:`advrec.engine.EpochFunction`, which returns the epoch's
     logs), or ``steps_per_epoch`` calls of ``strategy.run(model.train_step, ...)`` inside one
     ``tf.function`` over the distributed ``data`` (split among replicas exactly as ``fit``
-    splits it: each global batch into consecutive per-replica slices), whose logs are reduced
-    over replicas.
+    splits it: each global batch into consecutive per-replica slices); the logs are the model's
+    metrics read across replicas (:func:`metric_logs`).
 
     Args:
         model: a compiled model created (with its optimizer) in ``strategy.scope()``.
@@ -268,10 +281,10 @@ def fit_with_strategy(
             logs = strategy.run(model.train_step, args=(next(iterator),))
             for _ in tf.range(steps_per_epoch - 1):
                 logs = strategy.run(model.train_step, args=(next(iterator),))
-            return {
-                name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-                for name, value in logs.items()
-            }
+            with tf.control_dependencies(
+                tf.nest.flatten(strategy.experimental_local_results(logs))
+            ):
+                return metric_logs(model)
 
         def run_epoch(epoch: int) -> dict:
             return one_epoch(iterator)

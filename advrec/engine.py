@@ -18,8 +18,9 @@ in one call instead:
    ``strategy.run(train_step)`` for each batch, and replica ``r`` takes the ``r``-th of equal
    consecutive slices of the global batch, as ``experimental_distribute_dataset`` splits it, so
    its real rows keep their positions and its random draws are those of one device.
-4. The call returns the model's metrics after the epoch (``model.metrics``, reduced over
-   replicas): what Keras' ``fit`` reports at the end of an epoch.
+4. The call returns the model's metrics after the epoch (``model.metrics``, read across
+   replicas: each tracker's totals and counts summed over them, so a replica holding only
+   padding does not pull the mean): what Keras' ``fit`` reports at the end of an epoch.
 
 A model opts in with ``supports_padded_batches = True`` once its step honours the mask
 (:mod:`advrec.models.contract` says exactly what that means); :func:`advrec.training.fit_model`
@@ -32,7 +33,7 @@ import keras
 import tensorflow as tf
 
 from advrec.data.sampling import Examples, epoch_order, padded_batches
-from advrec.distribute import replica_id_and_count
+from advrec.distribute import metric_logs, replica_id_and_count
 
 
 def supports_padded_batches(model: keras.Model) -> bool:
@@ -113,12 +114,9 @@ class EpochFunction:
                 return b + 1
 
         n_batches = mask.shape[0]
-        tf.while_loop(lambda b: b < n_batches, body, [tf.constant(0)], parallel_iterations=1)
-        logs = self.strategy.run(self._metrics)
-        return {
-            name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-            for name, value in logs.items()
-        }
+        done = tf.while_loop(lambda b: b < n_batches, body, [tf.constant(0)], parallel_iterations=1)
+        with tf.control_dependencies([done]):
+            return metric_logs(self.model)  # read across replicas: their totals and counts summed
 
     def _run_steps(self, batches, mask):
         """One replica: every batch in one loop (one XLA computation with ``jit_compile``)."""
@@ -128,8 +126,9 @@ class EpochFunction:
                 return b + 1
 
         n_batches = mask.shape[0]
-        tf.while_loop(lambda b: b < n_batches, body, [tf.constant(0)], parallel_iterations=1)
-        return self._metrics()
+        done = tf.while_loop(lambda b: b < n_batches, body, [tf.constant(0)], parallel_iterations=1)
+        with tf.control_dependencies([done]):
+            return metric_logs(self.model)
 
     def _step(self, batch: tuple[tf.Tensor, ...], mask: tf.Tensor) -> tf.Tensor:
         """This replica's slice of one global batch through ``train_step``; returns a scalar
@@ -145,13 +144,6 @@ class EpochFunction:
         logs = self.model.train_step((batch if len(batch) > 1 else batch[0], None, mask))
         with tf.control_dependencies([t for t in tf.nest.flatten(logs) if tf.is_tensor(t)]):
             return tf.identity(tf.constant(0))
-
-    def _metrics(self) -> dict[str, tf.Tensor]:
-        logs = {}
-        for metric in self.model.metrics:
-            result = metric.result()
-            logs.update(result if isinstance(result, dict) else {metric.name: result})
-        return logs
 
 
 def epoch_function(model: keras.Model) -> EpochFunction:

@@ -62,8 +62,9 @@ def train_sasrec(strategy) -> list[np.ndarray]:
 
 
 def train_gan(strategy) -> list[np.ndarray]:
-    from advrec.distribute import fit_with_strategy, keras_fit_works_under
+    from advrec.data.sampling import Examples
     from advrec.gan import GAN, mlp_discriminator, mlp_generator
+    from advrec.training import fit_model
 
     with strategy.scope():
         generator = mlp_generator(3, (2,), hidden_units=(8,))
@@ -76,12 +77,11 @@ def train_gan(strategy) -> list[np.ndarray]:
         gan = GAN(generator, discriminator, latent_dim=3, seed=5)
         gan.compile(keras.optimizers.Adam(0.01), keras.optimizers.Adam(0.01))
     real = np.random.default_rng(0).normal(size=(128, 2)).astype("float32")
-    data = tf.data.Dataset.from_tensor_slices(real).batch(32)
-    if keras_fit_works_under(strategy):
-        gan.fit(data, epochs=2, verbose=0)
-    else:
-        fit_with_strategy(gan, data, epochs=2, steps_per_epoch=4)
-    return [w.numpy() for w in generator.weights + discriminator.weights]
+    # through the engine (fit_with_strategy under several workers); batches of 48: the last one
+    # holds 32 real rows, so the replicas hold different numbers of real examples
+    history = fit_model(gan, Examples((real,), 48, seed=4), epochs=2).history
+    logs = [np.array(history[name]) for name in ("d_loss", "g_loss")]
+    return [w.numpy() for w in generator.weights + discriminator.weights] + logs
 
 
 if __name__ == "__main__":

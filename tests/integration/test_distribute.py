@@ -14,6 +14,7 @@ import tensorflow as tf
 from advrec.data import NegativeSampler, positive_pairs
 from advrec.data.sampling import pair_examples
 from advrec.distribute import replica_uniform
+from advrec.engine import EpochFunction
 from advrec.gan import GAN, mlp_discriminator, mlp_generator
 from advrec.models import AMF, BPRMF, AdversarialBPRMF
 from advrec.training import fit_model
@@ -157,3 +158,17 @@ def test_gan_on_two_devices_matches_one_device(two_devices):
     two = _train_gan(two_devices)
     for a, b in zip(one, two, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_engines_logs_are_means_over_every_replicas_examples(synthetic_split, two_devices):
+    # The last batch leaves the second replica only padding: a mean of the replicas' own means
+    # (what the engine returned before) differs from the mean over every real pair.
+    examples = pair_examples(synthetic_split.train, 511, seed=3)
+    logs = []
+    for strategy in (tf.distribute.get_strategy(), two_devices):
+        with strategy.scope():
+            model = RANKERS["bprmf"](synthetic_split.train)
+            model.compile(optimizer=keras.optimizers.SGD(0.5))
+        logs.append(float(EpochFunction(model)(examples, 0)["loss"]))
+    assert logs[1] == pytest.approx(logs[0], rel=1e-6)
