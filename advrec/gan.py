@@ -22,6 +22,7 @@ Usage::
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import keras
@@ -29,7 +30,13 @@ import numpy as np
 import tensorflow as tf
 
 from advrec.distribute import dense_gradients, replica_normal
-from advrec.losses import DiscriminatorLoss, GeneratorLoss, gan_objective, scale_for_replicas
+from advrec.losses import (
+    DiscriminatorLoss,
+    GeneratorLoss,
+    gan_objective,
+    scale_for_replicas,
+    weighted_mean,
+)
 
 
 def mlp_generator(
@@ -163,10 +170,15 @@ class TwoPlayerModel:
     def metrics(self) -> list[keras.metrics.Metric]:
         return list(self.trackers.values())
 
-    def report(self, **values: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Updates the named trackers with ``values``; returns every tracker's result."""
+    def report(self, count: tf.Tensor | None = None, **values: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Updates the named trackers with ``values``; returns every tracker's result.
+
+        ``count`` (float scalar) weighs each value: the number of real examples it is a mean
+        over (the sum of the batch's 0/1 weights), so that an epoch's value is the mean over
+        real examples however the last batch was padded (:mod:`advrec.models.contract`, rule 5).
+        """
         for name, value in values.items():
-            self.trackers[name].update_state(value)
+            self.trackers[name].update_state(value, sample_weight=count)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
 
@@ -180,6 +192,14 @@ class GAN(TwoPlayerModel, keras.Model):
         discriminator_steps: discriminator updates per generator update (``k`` in
             Goodfellow et al., 2014); each uses the same real batch and fresh noise.
         seed: seed of the noise; ``None`` draws one at random.
+
+    The step honours padded batches (:mod:`advrec.models.contract`): with a 0/1 ``sample_weight``
+    ``[B]`` every loss is the weighted mean over the real rows -- the real samples and the fakes
+    drawn for them, row ``i``'s noise being what it is unpadded -- the gradients are scaled by the
+    batch's real rows, and the trackers weigh each batch by them. So
+    :func:`advrec.training.fit_model` trains it through the engine (:attr:`supports_padded_batches`)
+    when both losses take ``weights``: the named objectives do; a pair of the user's own callables
+    without a ``weights`` parameter trains through Keras ``fit`` on unpadded batches.
     """
 
     def __init__(
@@ -203,6 +223,9 @@ class GAN(TwoPlayerModel, keras.Model):
         self.latent_dim = int(latent_dim)
         self.discriminator_steps = int(discriminator_steps)
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.discriminator_loss: DiscriminatorLoss | None = None
+        self.generator_loss: GeneratorLoss | None = None
+        self._padded_batches: bool | None = None
         self.track("d_loss", "g_loss", "d_real", "d_fake")
         # Both players are built functional models, so the GAN is built too: `fit` must not
         # try to build it by calling it on the data (the data are samples, not noise).
@@ -222,7 +245,9 @@ class GAN(TwoPlayerModel, keras.Model):
             generator_optimizer: updates the generator only (must be a different object).
             objective: ``"non_saturating"`` (default), ``"minimax"``, ``"article"`` (the source
                 article's incorrect loss, for demonstrations), or a pair of callables
-                ``(discriminator_loss(real_logits, fake_logits), generator_loss(fake_logits))``.
+                ``(discriminator_loss(real_logits, fake_logits), generator_loss(fake_logits))``;
+                give each a ``weights`` parameter (float ``[B]``, see :mod:`advrec.losses`) and
+                the GAN trains through the engine.
             **kwargs: passed to ``keras.Model.compile`` (e.g. ``steps_per_execution``).
         """
         super().compile(discriminator_optimizer, generator_optimizer, **kwargs)
@@ -230,6 +255,34 @@ class GAN(TwoPlayerModel, keras.Model):
             self.discriminator_loss, self.generator_loss = gan_objective(objective)
         else:
             self.discriminator_loss, self.generator_loss = objective
+
+    @property
+    def supports_padded_batches(self) -> bool:
+        """Whether the step honours padded batches (:mod:`advrec.engine`): True once compiled
+        with losses that both take ``weights`` (every named objective), unless set otherwise
+        (``gan.supports_padded_batches = False`` trains through Keras ``fit``)."""
+        if self._padded_batches is not None:
+            return self._padded_batches
+        return self._losses_take_weights()
+
+    @supports_padded_batches.setter
+    def supports_padded_batches(self, value: bool) -> None:
+        self._padded_batches = bool(value)
+
+    def _losses_take_weights(self) -> bool:
+        return all(_takes_weights(f) for f in (self.discriminator_loss, self.generator_loss))
+
+    def _weighted(self, loss, *logits: tf.Tensor, weights: tf.Tensor | None) -> tf.Tensor:
+        """``loss(*logits)``, with ``weights=weights`` when there are weights."""
+        if weights is None:
+            return loss(*logits)
+        if not _takes_weights(loss):
+            raise TypeError(
+                f"the GAN's loss {getattr(loss, '__name__', loss)!r} takes no `weights`, so it "
+                "cannot train on weighted (or padded) batches; give it a weights parameter "
+                "(float [B], see advrec.losses) or train without sample weights."
+            )
+        return loss(*logits, weights=weights)
 
     def call(self, noise: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Generate samples ``(batch, *data_shape)`` from noise ``(batch, latent_dim)``."""
@@ -250,13 +303,15 @@ class GAN(TwoPlayerModel, keras.Model):
     # --- one player's gradient each -----------------------------------------------------------
 
     def discriminator_gradients(
-        self, real: tf.Tensor, noise: tf.Tensor
+        self, real: tf.Tensor, noise: tf.Tensor, weights: tf.Tensor | None = None
     ) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor, tf.Tensor]:
         """Gradient of the discriminator loss w.r.t. the discriminator's variables only.
 
         Args:
             real: ``(batch, *data_shape)`` real samples.
             noise: ``(batch, latent_dim)`` noise for the fakes.
+            weights: float ``[batch]`` weight of row ``i`` (its real sample and its fake; 0 for
+                padding), or ``None`` (all 1).
 
         Returns:
             (gradients aligned with ``discriminator.trainable_variables``, loss,
@@ -266,12 +321,16 @@ class GAN(TwoPlayerModel, keras.Model):
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
-            loss = self.discriminator_loss(real_logits, fake_logits)
-            scaled = self.scaled_loss("discriminator", loss)
+            loss = self._weighted(
+                self.discriminator_loss, real_logits, fake_logits, weights=weights
+            )
+            scaled = self.scaled_loss("discriminator", loss, _count(real, weights))
         gradients = tape.gradient(scaled, self.discriminator_variables)
         return gradients, loss, real_logits, fake_logits
 
-    def generator_gradients(self, noise: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor]:
+    def generator_gradients(
+        self, noise: tf.Tensor, weights: tf.Tensor | None = None
+    ) -> tuple[list[tf.Tensor], tf.Tensor]:
         """Gradient of the generator loss w.r.t. the generator's variables only.
 
         The fakes are generated inside the tape, so the gradient flows from the
@@ -279,6 +338,7 @@ class GAN(TwoPlayerModel, keras.Model):
 
         Args:
             noise: ``(batch, latent_dim)``.
+            weights: float ``[batch]`` weight of each fake (0 for padding), or ``None`` (all 1).
 
         Returns:
             (gradients aligned with ``generator.trainable_variables``, loss).
@@ -286,34 +346,71 @@ class GAN(TwoPlayerModel, keras.Model):
         with tf.GradientTape() as tape:
             fake = self.generator(noise, training=True)
             fake_logits = self.discriminator(fake, training=True)
-            loss = self.generator_loss(fake_logits)
-            scaled = self.scaled_loss("generator", loss)
+            loss = self._weighted(self.generator_loss, fake_logits, weights=weights)
+            scaled = self.scaled_loss("generator", loss, _count(noise, weights))
         gradients = tape.gradient(scaled, self.generator_variables)
         return gradients, loss
 
     # --- the game -----------------------------------------------------------------------------
 
-    def discriminator_step(self, real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """One discriminator update on ``real (batch, *data_shape)``; returns its loss and the
-        mean probabilities it gives the real and the fake samples."""
+    def discriminator_step(
+        self, real: tf.Tensor, weights: tf.Tensor | None = None
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """One discriminator update on ``real (batch, *data_shape)`` (rows weighted by
+        ``weights`` ``[batch]``); returns its loss and the probabilities ``(batch, 1)`` it
+        gives the real and the fake samples."""
         noise = self.sample_noise(tf.shape(real)[0])
-        gradients, loss, real_logits, fake_logits = self.discriminator_gradients(real, noise)
+        gradients, loss, real_logits, fake_logits = self.discriminator_gradients(
+            real, noise, weights
+        )
         self.discriminator_optimizer.apply(gradients, self.discriminator_variables)
         return loss, tf.sigmoid(real_logits), tf.sigmoid(fake_logits)
 
-    def generator_step(self, batch_size: int | tf.Tensor) -> tf.Tensor:
-        """One generator update on ``batch_size`` fresh fakes; returns its loss."""
-        gradients, loss = self.generator_gradients(self.sample_noise(batch_size))
+    def generator_step(
+        self, batch_size: int | tf.Tensor, weights: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """One generator update on ``batch_size`` fresh fakes (weighted by ``weights``
+        ``[batch_size]``); returns its loss."""
+        gradients, loss = self.generator_gradients(self.sample_noise(batch_size), weights)
         self.generator_optimizer.apply(gradients, self.generator_variables)
         return loss
 
     def train_step(self, data) -> dict[str, tf.Tensor]:
-        real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        """One round of the game on real samples ``(B, *data_shape)``, with an optional 0/1
+        ``sample_weight`` ``[B]`` (padding rows weigh 0: their fakes too, as the ``B`` fakes of
+        each move are drawn row by row)."""
+        real, _, weights = keras.utils.unpack_x_y_sample_weight(data)
+        if weights is not None:
+            weights = tf.cast(weights, tf.float32)
+        count = _count(real, weights)
         for _ in range(self.discriminator_steps):  # unrolled when traced: k is a Python int
-            d_loss, d_real, d_fake = self.discriminator_step(real)
-            self.report(d_loss=d_loss, d_real=d_real, d_fake=d_fake)
-        g_loss = self.generator_step(tf.shape(real)[0])
-        return self.report(g_loss=g_loss)
+            d_loss, d_real, d_fake = self.discriminator_step(real, weights)
+            self.report(
+                count=count,
+                d_loss=d_loss,
+                d_real=weighted_mean(tf.reshape(d_real, [-1]), weights),
+                d_fake=weighted_mean(tf.reshape(d_fake, [-1]), weights),
+            )
+        g_loss = self.generator_step(tf.shape(real)[0], weights)
+        return self.report(count=count, g_loss=g_loss)
+
+
+def _count(batch: tf.Tensor, weights: tf.Tensor | None) -> tf.Tensor:
+    """float32 scalar: the real rows of ``batch`` ``[B, ...]``, ``sum(weights)`` or ``B``."""
+    if weights is None:
+        return tf.cast(tf.shape(batch)[0], tf.float32)
+    return tf.reduce_sum(tf.cast(weights, tf.float32))
+
+
+def _takes_weights(loss) -> bool:
+    """Whether the callable ``loss`` accepts a ``weights`` keyword argument."""
+    if loss is None:
+        return False
+    try:
+        parameters = inspect.signature(loss).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins)
+        return False
+    return any(p.name == "weights" or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 class GeneratorSnapshots(keras.callbacks.Callback):

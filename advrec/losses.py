@@ -12,7 +12,10 @@ for any logit: ``-log sigmoid(a) = softplus(-a)`` and ``-log(1 - sigmoid(a)) = s
   losses exactly as printed (no logarithms). **They are wrong**; they are kept only so the book
   can show how they fail.
 
-Each loss takes logits of shape ``(batch,)`` or ``(batch, 1)`` and returns a float32 scalar.
+Each loss takes logits of shape ``(batch,)`` or ``(batch, 1)`` and returns a float32 scalar: a
+mean over the batch, or with ``weights`` (float ``[batch]``, 0 for a padding row) the weighted mean
+(:func:`weighted_mean`), so a batch padded with rows of weight 0 has the loss of the batch without
+them; ``weights=None`` is the plain mean.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import tensorflow as tf
 
 from advrec.distribute import sum_over_replicas
 
-DiscriminatorLoss = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
-GeneratorLoss = Callable[[tf.Tensor], tf.Tensor]
+DiscriminatorLoss = Callable[..., tf.Tensor]
+"""``(real_logits, fake_logits[, weights]) -> float32 scalar``."""
+GeneratorLoss = Callable[..., tf.Tensor]
+"""``(fake_logits[, weights]) -> float32 scalar``."""
 
 
 def _as_float32_logits(logits: tf.Tensor, name: str) -> tf.Tensor:
@@ -44,10 +49,18 @@ def _as_float32_logits(logits: tf.Tensor, name: str) -> tf.Tensor:
     return tf.cast(logits, tf.float32)
 
 
+def _row_mean(values: tf.Tensor, weights: tf.Tensor | None) -> tf.Tensor:
+    """Mean of per-row ``values`` ``(batch,)`` or ``(batch, 1)``, weighted by ``weights``
+    ``[batch]`` when given (:func:`weighted_mean`)."""
+    return weighted_mean(tf.reshape(values, [-1]), weights)
+
+
 # --- correct GAN losses ---------------------------------------------------------------------
 
 
-def discriminator_cross_entropy(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+def discriminator_cross_entropy(
+    real_logits: tf.Tensor, fake_logits: tf.Tensor, weights: tf.Tensor | None = None
+) -> tf.Tensor:
     """Binary cross-entropy of the discriminator over a batch of N real and N fake samples.
 
     ``L_D = -1/(2N) sum_i log D(x_i) - 1/(2N) sum_i log(1 - D(G(z_i)))``, i.e. the mean
@@ -57,18 +70,19 @@ def discriminator_cross_entropy(real_logits: tf.Tensor, fake_logits: tf.Tensor) 
     Args:
         real_logits: ``(batch,)`` or ``(batch, 1)`` logits on real samples.
         fake_logits: ``(batch,)`` or ``(batch, 1)`` logits on generated samples.
+        weights: float ``[batch]`` weight of row ``i`` in both terms (0: padding); ``None``: all 1.
 
     Returns:
         float32 scalar.
     """
     real_logits = _as_float32_logits(real_logits, "real_logits")
     fake_logits = _as_float32_logits(fake_logits, "fake_logits")
-    real_term = tf.reduce_mean(tf.math.softplus(-real_logits))  # -log sigmoid(a)
-    fake_term = tf.reduce_mean(tf.math.softplus(fake_logits))  # -log(1 - sigmoid(a))
+    real_term = _row_mean(tf.math.softplus(-real_logits), weights)  # -log sigmoid(a)
+    fake_term = _row_mean(tf.math.softplus(fake_logits), weights)  # -log(1 - sigmoid(a))
     return 0.5 * (real_term + fake_term)
 
 
-def minimax_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+def minimax_generator_loss(fake_logits: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
     """The generator's minimax loss ``mean log(1 - D(G(z)))`` (to be minimised).
 
     Per sample this is ``-softplus(a)``, whose derivative is ``-sigmoid(a)``: when the
@@ -76,15 +90,18 @@ def minimax_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
 
     Args:
         fake_logits: ``(batch,)`` or ``(batch, 1)`` logits on generated samples.
+        weights: float ``[batch]`` weight of each row (0: padding); ``None``: all 1.
 
     Returns:
         float32 scalar (always negative).
     """
     fake_logits = _as_float32_logits(fake_logits, "fake_logits")
-    return -tf.reduce_mean(tf.math.softplus(fake_logits))
+    return -_row_mean(tf.math.softplus(fake_logits), weights)
 
 
-def non_saturating_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+def non_saturating_generator_loss(
+    fake_logits: tf.Tensor, weights: tf.Tensor | None = None
+) -> tf.Tensor:
     """The non-saturating generator loss ``-mean log D(G(z))`` (to be minimised).
 
     Per sample this is ``softplus(-a)``, whose derivative is ``-(1 - sigmoid(a))``: the
@@ -92,18 +109,21 @@ def non_saturating_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
 
     Args:
         fake_logits: ``(batch,)`` or ``(batch, 1)`` logits on generated samples.
+        weights: float ``[batch]`` weight of each row (0: padding); ``None``: all 1.
 
     Returns:
         float32 scalar (always positive).
     """
     fake_logits = _as_float32_logits(fake_logits, "fake_logits")
-    return tf.reduce_mean(tf.math.softplus(-fake_logits))
+    return _row_mean(tf.math.softplus(-fake_logits), weights)
 
 
 # --- the source article's losses, kept only to show that they fail ---------------------------
 
 
-def article_discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+def article_discriminator_loss(
+    real_logits: tf.Tensor, fake_logits: tf.Tensor, weights: tf.Tensor | None = None
+) -> tf.Tensor:
     """INCORRECT: the source article's discriminator loss, exactly as printed.
 
     ``L_D = -1/(2N) sum_i [D(x_i) - 1] - 1/(2N) sum_i [D(G(z_i)) - 0]`` with
@@ -114,18 +134,19 @@ def article_discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -
     Args:
         real_logits: ``(batch,)`` or ``(batch, 1)`` logits on real samples.
         fake_logits: ``(batch,)`` or ``(batch, 1)`` logits on generated samples.
+        weights: float ``[batch]`` weight of each row (0: padding); ``None``: all 1.
 
     Returns:
         float32 scalar in ``[-1/2, 1/2]``.
     """
     real_logits = _as_float32_logits(real_logits, "real_logits")
     fake_logits = _as_float32_logits(fake_logits, "fake_logits")
-    real_term = tf.reduce_mean(tf.sigmoid(real_logits) - 1.0)
-    fake_term = tf.reduce_mean(tf.sigmoid(fake_logits) - 0.0)
+    real_term = _row_mean(tf.sigmoid(real_logits) - 1.0, weights)
+    fake_term = _row_mean(tf.sigmoid(fake_logits) - 0.0, weights)
     return -0.5 * real_term - 0.5 * fake_term
 
 
-def article_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+def article_generator_loss(fake_logits: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
     """INCORRECT: the source article's generator loss, exactly as printed.
 
     ``L_G = -1/(2N) sum_i [D(G(z_i)) - 0]``. The article says to *maximise* it, which would
@@ -135,12 +156,13 @@ def article_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
 
     Args:
         fake_logits: ``(batch,)`` or ``(batch, 1)`` logits on generated samples.
+        weights: float ``[batch]`` weight of each row (0: padding); ``None``: all 1.
 
     Returns:
         float32 scalar in ``[-1/2, 0]``.
     """
     fake_logits = _as_float32_logits(fake_logits, "fake_logits")
-    return -0.5 * tf.reduce_mean(tf.sigmoid(fake_logits))
+    return -0.5 * _row_mean(tf.sigmoid(fake_logits), weights)
 
 
 GAN_OBJECTIVES: dict[str, tuple[DiscriminatorLoss, GeneratorLoss]] = {

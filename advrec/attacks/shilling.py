@@ -50,7 +50,11 @@ from advrec.data.interactions import Interactions
 from advrec.data.splits import Split
 from advrec.distribute import replica_normal, replica_uniform
 from advrec.gan import TwoPlayerModel
-from advrec.losses import discriminator_cross_entropy, non_saturating_generator_loss
+from advrec.losses import (
+    discriminator_cross_entropy,
+    non_saturating_generator_loss,
+    weighted_mean,
+)
 from advrec.metrics import batch_mask, check_cutoffs, checked_scores, items_by_user
 from advrec.seeds import derive_seed
 
@@ -466,8 +470,15 @@ class ProfileGAN(TwoPlayerModel, keras.Model):
     ``__init__``/``compile``.
 
     ``fit`` takes batches of templates: float32 ``[B, n_items]`` real profiles, each with at
-    least ``filler_size`` items outside the target.
+    least ``filler_size`` items outside the target. The step honours padded batches
+    (:mod:`advrec.models.contract`): with a 0/1 ``sample_weight`` ``[B]`` every term (D's
+    cross-entropy on the real subsets and the fakes, ``L_adv``, ``L_rec``, ``L_attack``, the
+    reported ``d_fake``) is the weighted mean over the template rows, whose noise and subsets
+    are drawn row by row as unpadded, so :func:`advrec.training.fit_model` trains it through the
+    engine.
     """
+
+    supports_padded_batches = True
 
     def __init__(
         self,
@@ -541,38 +552,43 @@ class ProfileGAN(TwoPlayerModel, keras.Model):
         return tf.reduce_max(tf.one_hot(top, self.n_items), axis=1)
 
     def train_step(self, data):
-        templates, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        templates, _, weights = keras.utils.unpack_x_y_sample_weight(data)
         templates = tf.cast(templates, tf.float32)
+        if weights is None:
+            count = tf.cast(tf.shape(templates)[0], tf.float32)
+        else:
+            weights = tf.cast(weights, tf.float32)
+            count = tf.reduce_sum(weights)
         # The discriminator's move, on real subsets and fresh fakes.
         fakes, _ = self.generate(templates)
         reals = self.real_subsets(templates)
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(reals, training=True)
             fake_logits = self.discriminator(tf.stop_gradient(fakes), training=True)
-            d_loss = discriminator_cross_entropy(real_logits, fake_logits)
-            scaled = self.scaled_loss("discriminator", d_loss)
+            d_loss = discriminator_cross_entropy(real_logits, fake_logits, weights)
+            scaled = self.scaled_loss("discriminator", d_loss, count)
         self.apply_update("discriminator", tape, scaled)
         # The generator's move: fakes made inside its own tape.
         with tf.GradientTape() as tape:
             fakes, logits = self.generate(templates, training=True)
-            adv = non_saturating_generator_loss(self.discriminator(fakes, training=False))
-            rec = tf.reduce_mean(
-                tf.nn.sigmoid_cross_entropy_with_logits(
-                    labels=templates * self.not_target, logits=logits
-                )
-            )
-            attack = -tf.reduce_mean(
-                tf.reduce_sum(fakes * self.item_value, axis=1) / self.filler_size
+            adv = non_saturating_generator_loss(self.discriminator(fakes, training=False), weights)
+            cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(
+                labels=templates * self.not_target, logits=logits
+            )  # [B, n_items]
+            rec = weighted_mean(tf.reduce_mean(cross_entropy, axis=1), weights)
+            attack = -weighted_mean(
+                tf.reduce_sum(fakes * self.item_value, axis=1) / self.filler_size, weights
             )
             g_loss = adv + self.reconstruction_weight * rec + self.attack_weight * attack
-            scaled = self.scaled_loss("generator", g_loss)
+            scaled = self.scaled_loss("generator", g_loss, count)
         self.apply_update("generator", tape, scaled)
         return self.report(
+            count=count,
             d_loss=d_loss,
             g_adv=adv,
             g_rec=rec,
             g_attack=attack,
-            d_fake=tf.reduce_mean(tf.sigmoid(fake_logits)),
+            d_fake=weighted_mean(tf.reshape(tf.sigmoid(fake_logits), [-1]), weights),
         )
 
     def fake_profiles(self, templates: np.ndarray) -> np.ndarray:
