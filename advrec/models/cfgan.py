@@ -22,6 +22,10 @@ it and, ``generator_steps`` times, one G update on each of its ``generator_chunk
 with the defaults (1, 2, 2) and 64-row batches, one pass over the rows is one D pass and two G
 passes at 32 rows -- half a released round, with the released batch sizes and update counts,
 interleaved per batch instead of in whole passes, and with masks drawn per step.
+
+The step honours padded batches (:mod:`advrec.models.contract`): D's and G's losses are means
+over the rows of weight 1 and the G slices cut the real rows alone, so the engine
+(:mod:`advrec.engine`) trains it.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ import tensorflow as tf
 
 from advrec.data.interactions import Interactions
 from advrec.data.sampling import Examples
-from advrec.distribute import global_rows, replica_uniform
+from advrec.distribute import global_rows, replica_uniform, sum_over_replicas
 from advrec.gan import TwoPlayerModel
+from advrec.losses import weighted_mean
 from advrec.models.saving import WeightsOnly
 from advrec.seeds import derive_seed
 
@@ -84,6 +89,9 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
     per round 2 D passes in batches of 64 and 4 G passes in batches of 32, see the module
     docstring for how a step maps onto them).
 
+    The step honours padded batches (rows of ``sample_weight`` 0 change nothing), so
+    :func:`advrec.training.fit_model` trains it through the engine.
+
     Args:
         train: training interactions (implicit; a pair counts once).
         mode: ``"user"`` (rows are users) or ``"item"`` (rows are items).
@@ -98,6 +106,8 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
             needs at least this many rows (:meth:`row_examples` checks).
         seed: seeds the weights and the masks.
     """
+
+    supports_padded_batches = True
 
     def __init__(
         self,
@@ -150,7 +160,8 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
 
     def row_examples(self, batch_size: int, seed: int = 0) -> Examples:
         """The training rows (int32 ids ``[n_rows]``) as :class:`~advrec.data.sampling.Examples`:
-        each epoch a new order, fixed by ``seed`` alone."""
+        each epoch a new order, fixed by ``seed`` alone. Every batch must hold at least
+        ``generator_chunks`` real rows (the engine's padding rows are in no G slice)."""
         last = self.n_rows % batch_size
         if batch_size < self.generator_chunks or 0 < last < self.generator_chunks:
             raise ValueError(
@@ -179,13 +190,17 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
             return tf.constant(0.0)
         return weight * tf.add_n([tf.nn.l2_loss(v) for v in variables])
 
-    def discriminator_loss(self, real: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
-        """D's cross-entropy on ``[c; e]`` (real) and ``[c; G(c) ⊙ m]`` (fake); G is fixed."""
+    def discriminator_loss(
+        self, real: tf.Tensor, mask: tf.Tensor, weights: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """D's cross-entropy on ``[c; e]`` (real) and ``[c; G(c) ⊙ m]`` (fake), ``real`` and
+        ``mask`` float32 ``[B, n]``; G is fixed. Means over the rows, or over the rows of weight 1
+        when 0/1 ``weights`` float ``[B]`` are given."""
         fake = tf.stop_gradient(self.generator(real, training=True)) * mask
         real_logits = self.discriminator(tf.concat([real, real], 1), training=True)
         fake_logits = self.discriminator(tf.concat([real, fake], 1), training=True)
-        return tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(
-            tf.nn.softplus(fake_logits)
+        return weighted_mean(tf.nn.softplus(-tf.reshape(real_logits, [-1])), weights) + (
+            weighted_mean(tf.nn.softplus(tf.reshape(fake_logits, [-1])), weights)
         )
 
     def generator_loss(
@@ -199,39 +214,43 @@ class CFGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         """
         generated = self.generator(real, training=True)
         fake_logits = self.discriminator(tf.concat([real, generated * mask], 1), training=True)
-        adversarial = tf.reshape(tf.nn.softplus(-fake_logits), [-1])
-        reconstruction = tf.reduce_sum(tf.square(generated) * zero, axis=1)
-        if weights is None:
-            weights = tf.ones_like(adversarial)
-        count = tf.reduce_sum(weights)
-        adversarial = tf.math.divide_no_nan(tf.reduce_sum(adversarial * weights), count)
-        reconstruction = tf.math.divide_no_nan(tf.reduce_sum(reconstruction * weights), count)
+        adversarial = weighted_mean(tf.reshape(tf.nn.softplus(-fake_logits), [-1]), weights)
+        reconstruction = weighted_mean(tf.reduce_sum(tf.square(generated) * zero, axis=1), weights)
         return adversarial + self.zr_weight * reconstruction, adversarial
 
     def train_step(self, data):
-        rows, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        real = tf.gather(self.vectors, tf.cast(rows, tf.int32))
+        rows, _, weights = keras.utils.unpack_x_y_sample_weight(data)
+        real = tf.gather(self.vectors, tf.cast(rows, tf.int32))  # [B, n]
+        rows = tf.shape(real)[0]
+        weights = tf.ones([rows]) if weights is None else tf.cast(weights, real.dtype)
+        count = tf.reduce_sum(weights)
         mask, zero = cfgan_masks(real, self.pm_ratio, self.zr_ratio, self.seed_generator)
         for _ in range(self.discriminator_steps):  # unrolled: Python ints
             with tf.GradientTape() as tape:
-                d_loss = self.discriminator_loss(real, mask)
+                d_loss = self.discriminator_loss(real, mask, weights)
                 total = d_loss + self._l2(self.discriminator_variables, self.discriminator_l2)
-                scaled = self.scaled_loss("discriminator", total)
+                scaled = self.scaled_loss("discriminator", total, count)
             self.apply_update("discriminator", tape, scaled)
-        # Slice c of the *global* batch: rows [c n / chunks, (c + 1) n / chunks), as 0/1 weights
-        # on this replica's rows, so several devices make the same G updates as one.
-        start, total = global_rows(tf.shape(real)[0])
-        position = start + tf.range(tf.shape(real)[0])
+        # Slice c of the *global* batch's real rows: positions [c n / chunks, (c + 1) n / chunks)
+        # of its n real rows, as 0/1 weights on this replica's rows, so several devices make the
+        # same G updates as one. The engine's padding rows sit after the real ones (position
+        # >= n) and weigh 0.
+        start, _ = global_rows(rows)
+        position = start + tf.range(rows)
+        total = tf.cast(tf.round(sum_over_replicas(count)), tf.int32)
         chunks = self.generator_chunks
         for _ in range(self.generator_steps):  # unrolled: Python ints
             for chunk in range(chunks):
                 inside = (position >= chunk * total // chunks) & (
                     position < (chunk + 1) * total // chunks
                 )
-                weights = tf.cast(inside, real.dtype)
+                slice_weights = tf.cast(inside, real.dtype) * weights
                 with tf.GradientTape() as tape:
-                    g_total, g_loss = self.generator_loss(real, mask, zero, weights)
+                    g_total, g_loss = self.generator_loss(real, mask, zero, slice_weights)
                     g_total += self._l2(self.generator_variables, self.generator_l2)
-                    scaled = self.scaled_loss("generator", g_total, tf.reduce_sum(weights))
+                    scaled = self.scaled_loss("generator", g_total, tf.reduce_sum(slice_weights))
                 self.apply_update("generator", tape, scaled)
-        return self.report(d_loss=d_loss, g_loss=g_loss)
+        # g_loss is the last slice's mean: weighed by its rows, so that over replicas and
+        # batches it is the mean over the rows of every batch's last slice
+        self.report(count=count, d_loss=d_loss)
+        return self.report(count=tf.reduce_sum(slice_weights), g_loss=g_loss)

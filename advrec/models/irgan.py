@@ -34,6 +34,11 @@ The released schedule alternates whole phases (15 rounds of 100 D epochs and 50 
 ``2 (sigmoid(f) - 0.5)`` or the paper's ``log(1 + exp f)``.
 
 Recommendations come from the generator (``score_all``), as in the released evaluation.
+
+The step honours padded batches (:mod:`advrec.models.contract`): every mean over the batch -- D's
+cross-entropy and penalty, G's loss over pairs or users, its penalty, the mean reward -- is over
+the rows of weight 1, so the engine (:mod:`advrec.engine`) trains it. Each phase keeps its own
+compiled epoch as it keeps its own Keras train function (:meth:`IRGAN.phase`).
 """
 
 from __future__ import annotations
@@ -48,11 +53,14 @@ from numpy.random import Generator
 from advrec.data.interactions import Interactions
 from advrec.distribute import replica_categorical
 from advrec.gan import TwoPlayerModel
+from advrec.losses import weighted_mean
 from advrec.models.saving import WeightsOnly
 from advrec.seeds import derive_seed
 
 REWARDS = ("released", "paper")
 PHASES = ("game", "discriminator", "generator")
+EPOCH_FUNCTION_KEY = "_advrec_epoch_function"
+"""The key of ``model.__dict__`` where :func:`advrec.engine.epoch_function` keeps its epoch."""
 
 
 def importance_proposal(
@@ -78,7 +86,9 @@ def importance_proposal(
     return proposal, weights
 
 
-def reinforce_loss(logits: tf.Tensor, samples: tf.Tensor, rewards: tf.Tensor) -> tf.Tensor:
+def reinforce_loss(
+    logits: tf.Tensor, samples: tf.Tensor, rewards: tf.Tensor, weights: tf.Tensor | None = None
+) -> tf.Tensor:
     """REINFORCE surrogate ``-mean(r · log softmax(logits)[sample])`` with the reward held fixed.
 
     Its gradient w.r.t. ``logits`` is an unbiased estimate of the gradient of
@@ -88,14 +98,27 @@ def reinforce_loss(logits: tf.Tensor, samples: tf.Tensor, rewards: tf.Tensor) ->
         logits: float32 ``[B, n_items]`` policy logits.
         samples: int32 ``[B, S]`` sampled items.
         rewards: float32 ``[B, S]`` reward of each sample (importance weights folded in).
+        weights: float32 ``[B]`` 0/1 row weights (0: padding); ``None``: all 1. The mean is
+            over the samples of the rows of weight 1.
     """
     log_policy = tf.nn.log_softmax(logits, axis=-1)
     chosen = tf.gather(log_policy, samples, batch_dims=1)  # [B, S]
-    return -tf.reduce_mean(chosen * tf.stop_gradient(rewards))
+    per_row = tf.reduce_mean(chosen * tf.stop_gradient(rewards), axis=1)  # [B]
+    return -weighted_mean(per_row, weights)
+
+
+def _count(users: tf.Tensor, weights: tf.Tensor | None) -> tf.Tensor:
+    """float32 scalar: the batch's real rows (the sum of its 0/1 ``weights``, or its size)."""
+    if weights is None:
+        return tf.cast(tf.size(users), tf.float32)
+    return tf.reduce_sum(tf.cast(weights, tf.float32))
 
 
 class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
     """IRGAN's item-recommendation game with matrix-factorisation players.
+
+    The step honours padded batches (rows of ``sample_weight`` 0 change nothing), so
+    :func:`advrec.training.fit_model` trains it through the engine.
 
     Args:
         train: training positives (they fix the id spaces and the importance proposal).
@@ -113,6 +136,8 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         init_scale: factors start uniform in ``[-init_scale, init_scale]`` (0.05).
         seed: seeds the initialisation and every draw in the step.
     """
+
+    supports_padded_batches = True
 
     def __init__(
         self,
@@ -167,7 +192,8 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         self.d_bias = self.add_weight(shape=(self.n_items,), initializer="zeros", name="d_bias")
         self.track("d_loss", "g_loss", "reward")
         self.current_phase = "game"
-        self._phase_functions: dict = {}
+        self._phase_functions: dict = {}  # phase -> its Keras train function
+        self._phase_epochs: dict = {}  # phase -> its engine epoch (advrec.engine.EpochFunction)
         self.built = True  # every variable exists: fit must not build by calling the model
 
     @property
@@ -220,11 +246,16 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
 
     # -- one round of the game -------------------------------------------------------------
     def discriminator_step(
-        self, users: tf.Tensor, positives: tf.Tensor, negatives: tf.Tensor | None = None
+        self,
+        users: tf.Tensor,
+        positives: tf.Tensor,
+        negatives: tf.Tensor | None = None,
+        weights: tf.Tensor | None = None,
     ) -> tf.Tensor:
-        """D learns the pairs against ``negatives`` (default: sampled here from G at
-        ``temperature``, :meth:`sample_negatives`); returns the mean cross-entropy per pair
-        (positive and negative together)."""
+        """D learns the int32 ``[B]`` pairs against ``negatives`` ``[B]`` (default: sampled here
+        from G at ``temperature``, :meth:`sample_negatives`); returns the mean cross-entropy per
+        pair (positive and negative together) over the pairs of 0/1 ``weights`` ``[B]`` 1
+        (``None``: all)."""
         if negatives is None:
             logits = tf.stop_gradient(self.generator_logits(users)) / self.temperature
             probabilities = tf.nn.softmax(logits, axis=-1)  # [B, n_items]
@@ -232,7 +263,7 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         with tf.GradientTape() as tape:
             real = self.discriminator_logits(users, positives)
             fake = self.discriminator_logits(users, negatives)
-            loss = tf.reduce_mean(tf.nn.softplus(-real) + tf.nn.softplus(fake))
+            loss = weighted_mean(tf.nn.softplus(-real) + tf.nn.softplus(fake), weights)
             user, item, other = (
                 tf.gather(self.d_user, users),
                 tf.gather(self.d_item, positives),
@@ -241,8 +272,8 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
             norms = 2.0 * tf.reduce_sum(user * user, -1) + tf.reduce_sum(item * item, -1)
             norms += tf.reduce_sum(other * other, -1)
             norms += tf.gather(self.d_bias, positives) ** 2 + tf.gather(self.d_bias, negatives) ** 2
-            penalty = self.discriminator_l2 * tf.reduce_mean(norms)
-            scaled = self.scaled_loss("discriminator", loss + penalty)
+            penalty = self.discriminator_l2 * weighted_mean(norms, weights)
+            scaled = self.scaled_loss("discriminator", loss + penalty, _count(users, weights))
         self.apply_update("discriminator", tape, scaled)
         return loss
 
@@ -270,75 +301,97 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
             return tf.nn.softplus(logits)
         return 2.0 * (tf.sigmoid(logits) - 0.5)
 
-    def generator_step(self, users: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """One policy-gradient update of G on the pairs' users (``generator_samples`` items per
-        pair); returns its surrogate loss and the mean reward."""
+    def generator_step(
+        self, users: tf.Tensor, weights: tf.Tensor | None = None
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """One policy-gradient update of G on the pairs' int32 ``[B]`` users
+        (``generator_samples`` items per pair); returns its surrogate loss and the mean reward,
+        both over the pairs of 0/1 ``weights`` ``[B]`` 1 (``None``: all)."""
         probabilities = tf.nn.softmax(tf.stop_gradient(self.generator_logits(users)), axis=-1)
-        proposal, weights = importance_proposal(
+        proposal, importance = importance_proposal(
             probabilities, tf.gather(self.positives, users), self.mix
         )
         samples = replica_categorical(
             proposal, self.generator_samples, self.seed_generator
         )  # [B, S]
         reward = tf.stop_gradient(self.rewards(users, samples))
-        weighted = reward * tf.gather(weights, samples, batch_dims=1)
+        weighted = reward * tf.gather(importance, samples, batch_dims=1)
         with tf.GradientTape() as tape:
-            loss = reinforce_loss(self.generator_logits(users), samples, weighted)
-            loss += self._generator_penalty(users)
-            scaled = self.scaled_loss("generator", loss)
+            loss = reinforce_loss(self.generator_logits(users), samples, weighted, weights)
+            loss += self._generator_penalty(users, weights)
+            scaled = self.scaled_loss("generator", loss, _count(users, weights))
         self.apply_update("generator", tape, scaled)
-        return loss, tf.reduce_mean(reward)
+        return loss, weighted_mean(tf.reduce_mean(reward, axis=1), weights)
 
-    def generator_user_step(self, users: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """The released per-user update of G for a batch of users: each draws
+    def generator_user_step(
+        self, users: tf.Tensor, weights: tf.Tensor | None = None
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """The released per-user update of G for a batch of int32 ``[B]`` users: each draws
         ``generator_samples · |positives|`` items from the proposal and averages its own
-        importance-weighted REINFORCE terms; the loss is the mean over users. Returns it and the
-        mean reward of the samples."""
+        importance-weighted REINFORCE terms; the loss is the mean over the users of 0/1
+        ``weights`` ``[B]`` 1 (``None``: all). Returns it and the mean reward of their
+        samples."""
         positives = tf.gather(self.positives, users)  # [B, n_items]
         probabilities = tf.nn.softmax(tf.stop_gradient(self.generator_logits(users)), axis=-1)
-        proposal, weights = importance_proposal(probabilities, positives, self.mix)
+        proposal, importance = importance_proposal(probabilities, positives, self.mix)
         samples = replica_categorical(proposal, self.max_samples, self.seed_generator)  # [B, S]
-        wanted = self.generator_samples * tf.reduce_sum(positives, axis=1, keepdims=True)
-        drawn = tf.cast(tf.range(self.max_samples)[tf.newaxis, :], tf.float32)
-        valid = tf.cast(drawn < wanted, tf.float32)  # [B, S]: the user's 2 |positives| draws
+        valid = self.valid_samples(users, weights)
         count = tf.maximum(tf.reduce_sum(valid, axis=1), 1.0)
         reward = tf.stop_gradient(self.rewards(users, samples))
-        weighted = reward * tf.gather(weights, samples, batch_dims=1) * valid
+        weighted = reward * tf.gather(importance, samples, batch_dims=1) * valid
         with tf.GradientTape() as tape:
             log_policy = tf.nn.log_softmax(self.generator_logits(users), axis=-1)
             chosen = tf.gather(log_policy, samples, batch_dims=1)
             per_user = -tf.reduce_sum(chosen * weighted, axis=1) / count
-            loss = tf.reduce_mean(per_user) + self._generator_penalty(users)
-            scaled = self.scaled_loss("generator", loss)
+            loss = weighted_mean(per_user, weights) + self._generator_penalty(users, weights)
+            scaled = self.scaled_loss("generator", loss, _count(users, weights))
         self.apply_update("generator", tape, scaled)
         mean_reward = tf.reduce_sum(reward * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
         return loss, mean_reward
 
-    def _generator_penalty(self, users: tf.Tensor) -> tf.Tensor:
+    def valid_samples(self, users: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
+        """float32 ``[B, max_samples]``: 1 on the first ``generator_samples · |positives|`` of
+        each user's draws in :meth:`generator_user_step`, 0 on the rest and on every draw of a
+        row of ``weights`` 0 (padding)."""
+        positives = tf.reduce_sum(tf.gather(self.positives, users), axis=1, keepdims=True)
+        drawn = tf.cast(tf.range(self.max_samples)[tf.newaxis, :], tf.float32)
+        valid = tf.cast(drawn < self.generator_samples * positives, tf.float32)  # [B, S]
+        if weights is not None:
+            valid *= tf.cast(weights, tf.float32)[:, tf.newaxis]
+        return valid
+
+    def _generator_penalty(self, users: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
         if not self.generator_l2:
             return tf.constant(0.0)
         p = tf.gather(self.g_user, users)
-        return self.generator_l2 * tf.reduce_mean(tf.reduce_sum(p * p, axis=-1))
+        return self.generator_l2 * weighted_mean(tf.reduce_sum(p * p, axis=-1), weights)
 
     def train_step(self, data):
-        inputs, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        inputs, _, weights = keras.utils.unpack_x_y_sample_weight(data)
         if self.current_phase == "generator":  # a Python attribute: traced once per phase
-            g_loss, reward = self.generator_user_step(tf.cast(inputs, tf.int32))
-            return self.report(g_loss=g_loss, reward=reward)
+            users = tf.cast(inputs, tf.int32)
+            g_loss, reward = self.generator_user_step(users, weights)
+            self.report(count=_count(users, weights), g_loss=g_loss)  # a mean over users
+            drawn = tf.reduce_sum(self.valid_samples(users, weights))  # reward: over samples
+            return self.report(count=drawn, reward=reward)
         users, positives, *negatives = (tf.cast(x, tf.int32) for x in inputs)
+        negatives = negatives[0] if negatives else None
+        count = _count(users, weights)
         for _ in range(self.discriminator_steps):  # unrolled: a Python int
-            d_loss = self.discriminator_step(users, positives, *negatives)
+            d_loss = self.discriminator_step(users, positives, negatives, weights)
         if self.current_phase == "discriminator":
-            return self.report(d_loss=d_loss)
-        g_loss, reward = self.generator_step(users)
-        return self.report(d_loss=d_loss, g_loss=g_loss, reward=reward)
+            return self.report(count=count, d_loss=d_loss)
+        g_loss, reward = self.generator_step(users, weights)
+        return self.report(count=count, d_loss=d_loss, g_loss=g_loss, reward=reward)
 
     @contextlib.contextmanager
     def phase(self, name: str):
         """Within the block, ``train_step`` plays phase ``name`` (``"discriminator"``: D alone
         on (user, positive) pairs against the fixed generator's samples; ``"generator"``: G
-        alone on batches of users; ``"game"``: both on pairs). Each phase's compiled step is
-        kept, so switching back and forth traces each once."""
+        alone on batches of users; ``"game"``: both on pairs). Each phase keeps its own compiled
+        step (Keras' ``train_function``) and its own engine epoch (the step reads the phase
+        while it is traced), so switching back and forth traces each once and never runs one
+        phase's trace in another."""
         if name not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {name!r}.")
         previous = self.current_phase
@@ -350,8 +403,12 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
 
     def _switch(self, name: str) -> None:
         self._phase_functions[self.current_phase] = self.train_function
+        self._phase_epochs[self.current_phase] = self.__dict__.pop(EPOCH_FUNCTION_KEY, None)
         self.current_phase = name
         self.train_function = self._phase_functions.get(name)
+        epoch = self._phase_epochs.get(name)
+        if epoch is not None:
+            self.__dict__[EPOCH_FUNCTION_KEY] = epoch
 
     def discriminator_only(self):
         """``phase("discriminator")``: the released warm-up of D before the first G update."""
