@@ -149,13 +149,19 @@ class EpochFunction:
 def epoch_function(model: keras.Model) -> EpochFunction:
     """The model's :class:`EpochFunction`, made once per compiled model and optimizer and kept on
     the model, so every ``fit`` of it (every seed of a :func:`advrec.training.restart_from`
-    loop) reuses the compiled epoch."""
-    cached = model.__dict__.get("_advrec_epoch_function")
+    loop) reuses the compiled epoch.
+
+    A model whose step reads Python state while it is traced (IRGAN's phase) names that state
+    in a ``trace_key`` attribute: one compiled epoch is kept per key, so switching back and forth
+    traces each once and never runs one state's trace in another.
+    """
+    epochs = model.__dict__.setdefault("_advrec_epoch_functions", {})
+    key = getattr(model, "trace_key", None)
+    cached = epochs.get(key)
     if (
         cached is None
         or cached.optimizer is not model.optimizer
         or cached.jit_compile != bool(model.jit_compile)
     ):
-        cached = EpochFunction(model)
-        model.__dict__["_advrec_epoch_function"] = cached
+        cached = epochs[key] = EpochFunction(model)
     return cached

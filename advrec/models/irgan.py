@@ -59,8 +59,6 @@ from advrec.seeds import derive_seed
 
 REWARDS = ("released", "paper")
 PHASES = ("game", "discriminator", "generator")
-EPOCH_FUNCTION_KEY = "_advrec_epoch_function"
-"""The key of ``model.__dict__`` where :func:`advrec.engine.epoch_function` keeps its epoch."""
 
 
 def importance_proposal(
@@ -193,7 +191,6 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
         self.track("d_loss", "g_loss", "reward")
         self.current_phase = "game"
         self._phase_functions: dict = {}  # phase -> its Keras train function
-        self._phase_epochs: dict = {}  # phase -> its engine epoch (advrec.engine.EpochFunction)
         self.built = True  # every variable exists: fit must not build by calling the model
 
     @property
@@ -403,12 +400,14 @@ class IRGAN(WeightsOnly, TwoPlayerModel, keras.Model):
 
     def _switch(self, name: str) -> None:
         self._phase_functions[self.current_phase] = self.train_function
-        self._phase_epochs[self.current_phase] = self.__dict__.pop(EPOCH_FUNCTION_KEY, None)
         self.current_phase = name
         self.train_function = self._phase_functions.get(name)
-        epoch = self._phase_epochs.get(name)
-        if epoch is not None:
-            self.__dict__[EPOCH_FUNCTION_KEY] = epoch
+
+    @property
+    def trace_key(self) -> str:
+        """The phase: the engine keeps one compiled epoch per phase
+        (:func:`advrec.engine.epoch_function`), as ``_switch`` keeps Keras' train functions."""
+        return self.current_phase
 
     def discriminator_only(self):
         """``phase("discriminator")``: the released warm-up of D before the first G update."""
