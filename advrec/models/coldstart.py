@@ -33,7 +33,7 @@ import tensorflow as tf
 from advrec.data.coldstart import ColdStartSplit
 from advrec.distribute import replica_randint, replica_uniform
 from advrec.gan import TwoPlayerModel
-from advrec.losses import scale_for_replicas
+from advrec.losses import scale_for_replicas, weighted_mean
 from advrec.models.saving import WeightsOnly
 from advrec.seeds import derive_seed
 
@@ -131,9 +131,14 @@ class ColdStartModel(WeightsOnly, keras.Model):
         seed: seeds initialisers and the step's random numbers.
 
     ``fit`` takes the batches of :func:`advrec.data.positive_pairs` over
-    ``split.warm_space().train``; ``score_all(users)`` scores the whole catalogue (full ids), with
-    generated embeddings for the cold entities.
+    ``split.warm_space().train``, optionally with a float ``[B]`` sample weight (1 for a real
+    pair, 0 for padding); ``score_all(users)`` scores the whole catalogue (full ids), with
+    generated embeddings for the cold entities. Every subclass's step honours padded batches
+    (:mod:`advrec.models.contract`): each loss is the weighted mean over the batch's pairs, so
+    :func:`advrec.training.fit_model` trains it through the engine.
     """
+
+    supports_padded_batches = True
 
     def __init__(self, split: ColdStartSplit, features, entity_table, opposite_table, seed=0):
         super().__init__()
@@ -158,10 +163,16 @@ class ColdStartModel(WeightsOnly, keras.Model):
         # calling it on a batch of (user, item) pairs, which are not its input.
         self.built = True
 
-    def pair_ids(self, data) -> tuple[tf.Tensor, tf.Tensor]:
-        """(warm-space entity ids, full opposite ids), int32 ``[B]``, from a batch of pairs."""
-        (users, items), _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return (items, users) if self.side == "items" else (users, items)
+    def pair_ids(self, data) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None, tf.Tensor]:
+        """``(entity, opposite, weights, count)`` from a batch of pairs: warm-space entity ids
+        and full opposite ids, int32 ``[B]``; the sample weights, float32 ``[B]`` (``None``: all
+        1); and the number of real pairs, a float32 scalar (the weights' sum)."""
+        (users, items), _, weights = keras.utils.unpack_x_y_sample_weight(data)
+        entity, opposite = (items, users) if self.side == "items" else (users, items)
+        if weights is None:
+            return entity, opposite, None, tf.cast(tf.size(entity), tf.float32)
+        weights = tf.cast(weights, tf.float32)
+        return entity, opposite, weights, tf.reduce_sum(weights)
 
     # -- what a subclass defines ----------------------------------------------------------
     def generate(self, features: tf.Tensor, training: bool = False) -> tf.Tensor:
@@ -208,7 +219,8 @@ class RegressionGenerator(ColdStartModel):
     """``G(c) = MLP(c)`` fitted to the warm embeddings by mean squared error.
 
     Each training pair contributes its entity, so an item counts as often as it was interacted
-    with (the same weighting the adversarial generator gets).
+    with (the same weighting the adversarial generator gets). The step honours padded batches:
+    the loss is the weighted mean over the batch's pairs.
 
     Args:
         hidden: widths of the MLP's tanh layers.
@@ -224,15 +236,16 @@ class RegressionGenerator(ColdStartModel):
         return self.generator(features, training=training)
 
     def train_step(self, data):
-        entity, _ = self.pair_ids(data)
+        entity, _, weights, count = self.pair_ids(data)
         target = tf.gather(self.entity_table, entity)
         with tf.GradientTape() as tape:
             generated = self.generate(tf.gather(self.warm_features, entity), training=True)
-            loss = tf.reduce_mean(tf.reduce_sum(tf.square(generated - target), axis=-1))
-            scaled = scale_for_replicas(loss)
+            squared = tf.reduce_sum(tf.square(generated - target), axis=-1)  # [B]
+            loss = weighted_mean(squared, weights)
+            scaled = scale_for_replicas(loss, count)
         variables = self.generator.trainable_variables
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        self.loss_tracker.update_state(loss)
+        self.loss_tracker.update_state(loss, sample_weight=count)
         return {"loss": self.loss_tracker.result()}
 
 
@@ -243,7 +256,8 @@ class DropoutNetRecommender(ColdStartModel):
     entity; opposite tower ``g(o) = o + MLP(o)``. Both MLPs end in a zero-initialised layer, so
     training starts from the pre-trained scores for warm entities. The loss is the squared error
     between ``f . g`` and the pre-trained score ``e . o`` over each training pair and over a
-    pair with a random warm entity; the preference input is dropped with ``dropout_rate``.
+    pair with a random warm entity; the preference input is dropped with ``dropout_rate``. The
+    step honours padded batches: a padding pair weighs 0 in both halves of the ``[2B]`` rows.
 
     Args:
         hidden: widths of each tower's tanh layers.
@@ -285,12 +299,15 @@ class DropoutNetRecommender(ColdStartModel):
         return embeddings + self.opposite_mlp(embeddings)
 
     def train_step(self, data):
-        entity, opposite = self.pair_ids(data)
+        entity, opposite, weights, count = self.pair_ids(data)
         batch = tf.shape(entity)[0]
         # Per-replica draws (each replica its slice of one global stream): [B, 2] columns keep
-        # the layout of one device's draw whatever the number of replicas.
+        # the layout of one device's draw whatever the number of replicas, and a real row's
+        # draws whatever padding follows it.
         others = replica_randint((batch,), self.n_warm, self.seed_generator)
         entities = tf.concat([entity, others], axis=0)  # [2B]
+        # Row b + B (a random warm entity for pair b's opposite) weighs what pair b weighs.
+        rows_weights = None if weights is None else tf.concat([weights, weights], axis=0)
         opposite_rows = tf.gather(self.opposite_table, tf.concat([opposite, opposite], axis=0))
         real = tf.gather(self.entity_table, entities)
         target = tf.reduce_sum(real * opposite_rows, axis=-1)
@@ -301,11 +318,12 @@ class DropoutNetRecommender(ColdStartModel):
         with tf.GradientTape() as tape:
             left = self.tower(real, tf.gather(self.warm_features, entities), keep, training=True)
             right = self.opposite_tower(opposite_rows)
-            loss = tf.reduce_mean(tf.square(tf.reduce_sum(left * right, axis=-1) - target))
-            scaled = scale_for_replicas(loss)
+            errors = tf.square(tf.reduce_sum(left * right, axis=-1) - target)  # [2B]
+            loss = weighted_mean(errors, rows_weights)
+            scaled = scale_for_replicas(loss, count)
         variables = self.entity_mlp.trainable_variables + self.opposite_mlp.trainable_variables
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        self.loss_tracker.update_state(loss)
+        self.loss_tracker.update_state(loss, sample_weight=count)
         return {"loss": self.loss_tracker.result()}
 
 
@@ -326,7 +344,8 @@ class AdversarialGenerator(TwoPlayerModel, ColdStartModel):
 
     The two players train with :class:`advrec.gan.TwoPlayerModel`'s pattern; the recommender is
     the player that judges, so ``compile(recommender_optimizer, generator_optimizer)`` gives it
-    the discriminator's place.
+    the discriminator's place. The step honours padded batches: both players' losses are
+    weighted means over the batch's pairs.
 
     Args:
         alpha: weight of the random negative against the generated one in the recommender's loss.
@@ -379,7 +398,7 @@ class AdversarialGenerator(TwoPlayerModel, ColdStartModel):
         return embeddings + self.opposite_mlp(embeddings)
 
     def train_step(self, data):
-        entity, opposite = self.pair_ids(data)
+        entity, opposite, weights, count = self.pair_ids(data)
         batch = tf.shape(entity)[0]
         negative = replica_randint((batch,), self.n_warm, self.seed_generator)
         opposite_rows = tf.gather(self.opposite_table, opposite)
@@ -395,8 +414,8 @@ class AdversarialGenerator(TwoPlayerModel, ColdStartModel):
                 tf.reduce_sum(tf.tile(o, [3, 1]) * items, axis=-1), 3
             )
             margin = s_real - self.alpha * s_negative - (1.0 - self.alpha) * s_generated
-            recommender_loss = tf.reduce_mean(tf.math.softplus(-margin))
-            scaled = self.scaled_loss("discriminator", recommender_loss)
+            recommender_loss = weighted_mean(tf.math.softplus(-margin), weights)
+            scaled = self.scaled_loss("discriminator", recommender_loss, count)
         self.apply_update("discriminator", tape, scaled)
 
         with tf.GradientTape() as tape:
@@ -404,12 +423,12 @@ class AdversarialGenerator(TwoPlayerModel, ColdStartModel):
             o = tf.stop_gradient(self.opposite_tower(opposite_rows))
             s_generated = tf.reduce_sum(o * self.entity_tower(generated), axis=-1)
             s_real = tf.reduce_sum(o * tf.stop_gradient(self.entity_tower(real)), axis=-1)
-            adversarial = tf.reduce_mean(tf.math.softplus(-(s_generated - s_real)))
-            pull = tf.reduce_mean(tf.reduce_sum(tf.square(generated - real), axis=-1))
+            adversarial = weighted_mean(tf.math.softplus(-(s_generated - s_real)), weights)
+            pull = weighted_mean(tf.reduce_sum(tf.square(generated - real), axis=-1), weights)
             generator_loss = (1.0 - self.beta) * adversarial + self.beta * pull
-            scaled = self.scaled_loss("generator", generator_loss)
+            scaled = self.scaled_loss("generator", generator_loss, count)
         self.apply_update("generator", tape, scaled)
-        return self.report(loss=recommender_loss, generator_loss=generator_loss)
+        return self.report(count=count, loss=recommender_loss, generator_loss=generator_loss)
 
 
 GENERATORS = {

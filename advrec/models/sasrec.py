@@ -50,7 +50,7 @@ import tensorflow as tf
 
 from advrec.data.sampling import NegativeSampler
 from advrec.data.sequences import SequenceSplit
-from advrec.distribute import global_randint, replica_dropout, replica_uniform
+from advrec.distribute import global_randint, replica_dropout, replica_uniform, sum_over_replicas
 from advrec.losses import scale_for_replicas
 from advrec.models.saving import WeightsOnly
 from advrec.seeds import derive_seed
@@ -61,6 +61,13 @@ ADVERSARIES = (None, "apr", "substitution")
 
 class SASRec(WeightsOnly, keras.Model):
     """SASRec with BCE or sampled-softmax training and optional adversarial training.
+
+    ``fit`` takes batches of training windows ``(users [B], inputs [B, L], targets [B, L])``
+    (:func:`advrec.data.sequences.sequence_examples`), optionally with a float ``[B]`` sample
+    weight, 1 for a real window and 0 for padding. The step honours padded batches
+    (:mod:`advrec.models.contract`): a window of weight 0 contributes no position to the loss or
+    its normalisation, and every random draw keeps the real rows' positions, so
+    :func:`advrec.training.fit_model` trains it through the engine.
 
     Args:
         sequences: the leave-last-out split; its training table fixes the id spaces and the
@@ -79,6 +86,8 @@ class SASRec(WeightsOnly, keras.Model):
         seed: seeds initialisers, dropout and negatives.
         dtype: Keras dtype policy, e.g. ``"mixed_float16"`` on a GPU.
     """
+
+    supports_padded_batches = True
 
     def __init__(
         self,
@@ -299,6 +308,7 @@ class SASRec(WeightsOnly, keras.Model):
         targets: tf.Tensor,
         negatives: tf.Tensor,
         training: bool = True,
+        weights: tf.Tensor | None = None,
     ) -> tf.Tensor:
         """Scalar next-item loss, mean over non-padding positions (float32).
 
@@ -306,10 +316,12 @@ class SASRec(WeightsOnly, keras.Model):
             item_vectors: float ``[B, L, d]`` input item embeddings (perhaps perturbed).
             inputs, targets: int32 ``[B, L]``.
             negatives: int32 ``[B, L]`` (``"bce"``) or ``[n_negatives]`` (``"sampled_softmax"``).
+            weights: float32 ``[B]`` 0/1 row weights (``None``: all 1); the positions of a row
+                of weight 0 (a padding window) are not counted.
         """
         hidden = self.encode(item_vectors, inputs, training=training)  # [B, L, d]
         table = tf.cast(self.item_embeddings, self.compute_dtype)
-        valid = tf.cast(tf.not_equal(targets, self.pad), tf.float32)
+        valid = self.target_positions(targets, weights)
         positive = tf.cast(tf.reduce_sum(hidden * tf.gather(table, targets), -1), tf.float32)
         if self.loss_name == "bce":
             negative = tf.cast(tf.reduce_sum(hidden * tf.gather(table, negatives), -1), tf.float32)
@@ -323,6 +335,12 @@ class SASRec(WeightsOnly, keras.Model):
             logits = tf.concat([positive[:, :, tf.newaxis], negative], axis=-1)
             per_position = tf.reduce_logsumexp(logits, axis=-1) - positive
         return tf.reduce_sum(per_position * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
+
+    def target_positions(self, targets: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
+        """float32 ``[B, L]``: 1 where ``targets`` (int32 ``[B, L]``) holds an item, not the
+        padding id, in a row of weight 1 (``weights`` float32 ``[B]``; ``None``: every row)."""
+        valid = tf.cast(tf.not_equal(targets, self.pad), tf.float32)
+        return valid if weights is None else valid * weights[:, tf.newaxis]
 
     def draw_negatives(self, users: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         """Negatives for a batch: int32 ``[B, L]`` (``"bce"``) or ``[n_negatives]``."""
@@ -363,7 +381,13 @@ class SASRec(WeightsOnly, keras.Model):
         return [self.loss_tracker, self.adversarial_tracker]
 
     def train_step(self, data):
-        (users, inputs, targets), _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        """One update on a batch of windows; a window of sample weight 0 changes nothing.
+
+        The trackers hold, over an epoch, the mean over its batches of each (global) batch's
+        loss per real target position: what Keras ``fit`` reported before the engine.
+        """
+        (users, inputs, targets), _, weights = keras.utils.unpack_x_y_sample_weight(data)
+        weights = None if weights is None else tf.cast(weights, tf.float32)
         negatives = self.draw_negatives(users, targets)
         adversarial = self.adversary is not None and self.adversarial_weight > 0
         with tf.GradientTape() as tape:
@@ -371,20 +395,30 @@ class SASRec(WeightsOnly, keras.Model):
             if adversarial:
                 with tf.GradientTape(watch_accessed_variables=False) as inner:
                     inner.watch(item_vectors)
-                    clean = self.sequence_loss(item_vectors, inputs, targets, negatives)
+                    clean = self.sequence_loss(
+                        item_vectors, inputs, targets, negatives, weights=weights
+                    )
                 gradient = tf.stop_gradient(inner.gradient(clean, item_vectors))
                 perturbed = self.adversarial_inputs(item_vectors, gradient, inputs)
-                adversarial_loss = self.sequence_loss(perturbed, inputs, targets, negatives)
+                adversarial_loss = self.sequence_loss(
+                    perturbed, inputs, targets, negatives, weights=weights
+                )
                 loss = clean + self.adversarial_weight * adversarial_loss
             else:
-                loss = self.sequence_loss(item_vectors, inputs, targets, negatives)
+                loss = self.sequence_loss(item_vectors, inputs, targets, negatives, weights=weights)
                 adversarial_loss = tf.constant(0.0)
-            positions = tf.reduce_sum(tf.cast(tf.not_equal(targets, self.pad), tf.float32))
+            positions = tf.reduce_sum(self.target_positions(targets, weights))
             scaled = self.optimizer.scale_loss(scale_for_replicas(loss, count=positions))
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        self.loss_tracker.update_state(loss)
-        self.adversarial_tracker.update_state(adversarial_loss)
+        # The global batch's losses per real position (this replica's losses on one device):
+        # every replica tracks the same values, however its positions and padding fall.
+        losses = tf.stack([loss, tf.cast(adversarial_loss, tf.float32)])
+        batch_loss, batch_adversarial = tf.unstack(
+            sum_over_replicas(scale_for_replicas(losses, count=positions))
+        )
+        self.loss_tracker.update_state(batch_loss)
+        self.adversarial_tracker.update_state(batch_adversarial)
         return {
             "loss": self.loss_tracker.result(),
             "adversarial_loss": self.adversarial_tracker.result(),
