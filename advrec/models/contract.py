@@ -69,9 +69,11 @@ batches as before. Declaring it is a promise that the step keeps these rules:
    no per-batch Python side effects, no ``tf.data`` or iterator ops, static shapes, and (for
    XLA) no ``tf.unique`` or other op without an XLA kernel.
 
-:class:`advrec.models.PairwiseRanker` (BPR-MF, AMF, the privacy model) keeps them; a test that a
-padded batch trains like the unpadded one (``tests/unit/test_engine.py``) is what to copy for a
-new model.
+Every model of the library with its own step keeps them (the pairwise rankers, the GANs, IRGAN,
+CFGAN, the cold-start models, the shilling profile GAN, SASRec; a test walks the package to keep
+it so); a test that a padded batch trains like the unpadded one (``tests/unit/test_engine*.py``)
+is what to copy for a new model. A step that reads Python state while it is traced (IRGAN's
+phase) names that state in ``trace_key``: the engine keeps one compiled epoch per key.
 """
 
 from __future__ import annotations

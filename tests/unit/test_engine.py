@@ -190,3 +190,26 @@ def test_a_run_with_xla_trains_like_one_without(synthetic_split):
         results.append(_weights(model))
     for a, b in zip(*results, strict=True):  # before portable draws: 0.4 apart after 2 epochs
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_every_model_of_the_library_with_its_own_step_trains_through_the_engine():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import advrec
+
+    own_steps = {}
+    for info in pkgutil.walk_packages(advrec.__path__, "advrec."):
+        if info.name.endswith("__main__"):
+            continue
+        for _, cls in inspect.getmembers(importlib.import_module(info.name), inspect.isclass):
+            if issubclass(cls, keras.Model) and cls.train_step is not keras.Model.train_step:
+                own_steps[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    assert {"advrec.models.sasrec.SASRec", "advrec.gan.GAN"} <= set(own_steps)
+    for name, cls in own_steps.items():
+        declared = inspect.getattr_static(cls, "supports_padded_batches", False)
+        assert declared is True or isinstance(declared, property), (
+            f"{name} has its own train_step but does not train through the engine "
+            "(advrec.models.contract: supports_padded_batches)"
+        )
