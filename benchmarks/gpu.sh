@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The training engine on a GPU: BPR-MF's time to quality and throughput (before the engine, the
-# engine without and with XLA), seconds per epoch of every pairwise ranker, and the compile cost
-# of a run over seeds; one JSON object per line.
+# engine without and with XLA), seconds per epoch of every pairwise ranker and of every other model
+# family (bench_families.py), and the compile cost of a run over seeds; one JSON object per line.
 # Run from the repository root on a machine with an NVIDIA GPU and the project's .venv:
 #     bash benchmarks/gpu.sh > gpu.jsonl
 # Cornac does not run on a GPU; its CPU figures come from `make bench` on the same machine.
 # (BPR-MF keeps its tables and arithmetic in float32: a mixed-precision policy would change
-# nothing in its step, so no mixed-precision run is made.) About 10 minutes on one GPU.
+# nothing in its step, so no mixed-precision run is made.) About 15 minutes on one GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-.venv/bin/python}
@@ -20,3 +20,4 @@ for batch in 2048 16384; do
 done
 $python benchmarks/bench_rankers.py --batch-sizes 8192 2048 --rounds 2 | oneline
 $python benchmarks/bench_compile.py --seeds 3 | oneline
+$python benchmarks/bench_families.py --rounds 2 | oneline
