@@ -29,6 +29,8 @@ trains every other model through Keras' ``fit`` on ``tf.data`` batches as before
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import tensorflow as tf
 
@@ -73,12 +75,21 @@ class EpochFunction:
                 self.optimizer.build(model.trainable_variables)
         self.replicas = self.strategy.num_replicas_in_sync
         self.jit_compile = bool(model.jit_compile if jit_compile is None else jit_compile)
-        self._epoch = tf.function(self._run_epoch, autograph=False)
-        self._steps = tf.function(self._run_steps, autograph=False, jit_compile=self.jit_compile)
+        # Each function wraps a partial of this instance's method: TensorFlow counts traces per
+        # function's code (shared by every model's engine) unless it has none, so a study that
+        # builds a model per seed would warn of "retracing" that is one trace per model by design.
+        self._epoch = tf.function(
+            functools.partial(EpochFunction._run_epoch, self), autograph=False
+        )
+        self._steps = tf.function(
+            functools.partial(EpochFunction._run_steps, self),
+            autograph=False,
+            jit_compile=self.jit_compile,
+        )
         # A function of its own, so that one iteration's call of it completes (every update done)
         # before the loop's next iteration starts: the step's stateful ops inlined into the loop
         # body are not ordered across iterations, and the run is then not deterministic.
-        self._one_step = tf.function(self._step, autograph=False)
+        self._one_step = tf.function(functools.partial(EpochFunction._step, self), autograph=False)
         self._examples: Examples | None = None
         self._tables: tuple[tf.Tensor, ...] = ()
 
