@@ -19,14 +19,14 @@ import argparse
 import json
 import os
 import statistics
-import time
+import sys
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parents[1]
-
+sys.path.insert(0, str(HERE / "tools"))
+from run_chapters import execute  # noqa: E402 -- the chapters' runner, in tools/
 
 IMPORTS = "import matplotlib.pyplot\nimport tensorflow\nimport keras\nimport advrec.recipes"
 """What every chapter imports before it computes anything: its floor, which no engine lowers."""
@@ -45,14 +45,7 @@ def run_chapter(checkout: Path, name: str, timeout_s: int = 1200) -> float:
     os.environ["PYTHONPATH"] = str(checkout) + ("" if saved is None else os.pathsep + saved)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        start = time.perf_counter()
-        NotebookClient(
-            notebook,
-            timeout=timeout_s,
-            kernel_name="python3",
-            resources={"metadata": {"path": path.parent}},
-        ).execute()
-        return time.perf_counter() - start
+        return execute(notebook, path.parent, timeout_s)
     finally:
         if saved is None:
             os.environ.pop("PYTHONPATH")

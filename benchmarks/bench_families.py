@@ -67,12 +67,6 @@ class Case:
     context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
 
 
-def _adam_pair(learning_rate: float, beta_1: float = 0.9):
-    return keras.optimizers.Adam(learning_rate, beta_1), keras.optimizers.Adam(
-        learning_rate, beta_1
-    )
-
-
 def ring_gan(jit: bool) -> Case:
     from advrec.recipes.toy_gans import RING_GAN, ring_data
 
@@ -86,57 +80,23 @@ def digits_gan(jit: bool) -> Case:
 
 
 def _gan(samples, config, jit: bool) -> Case:
-    from advrec.gan import GAN, mlp_discriminator, mlp_generator
+    from advrec.recipes.toy_gans import compiled_gan
 
-    keras.utils.set_random_seed(0)  # the players' initial weights, as run_gan seeds them
     samples = np.asarray(samples, np.float32)
-    shape = samples.shape[1:]
-    activation = None if config.output_activation == "linear" else config.output_activation
-    gan = GAN(
-        mlp_generator(config.latent_dim, shape, config.generator_units, activation),
-        mlp_discriminator(shape, config.discriminator_units),
-        latent_dim=config.latent_dim,
-        seed=0,
-    )
-    batches = -(-len(samples) // config.batch_size)
-    gan.compile(
-        *_adam_pair(config.learning_rate, config.beta_1),
-        objective=config.objective,
-        steps_per_execution=batches,
-        jit_compile=jit,
-    )
+    gan = compiled_gan(samples, config, seed=0, jit_compile=jit)
     return Case(gan, Examples((samples,), config.batch_size, 0))
 
 
 def _irgan(jit: bool):
-    from advrec.models.irgan import IRGAN
+    from advrec.recipes.gan_recommenders import compiled_irgan
 
     spec = STORED_RUNS["irgan-ml100k"]
     config, split = spec.config, spec.data(0)
-    model = IRGAN(
-        split.train,
-        dim=config.pretrain.dim,
-        temperature=config.temperature,
-        mix=config.mix,
-        generator_samples=config.generator_samples,
-        discriminator_l2=config.discriminator_l2,
-        generator_l2=config.generator_l2,
-        reward=config.reward,
-        seed=0,
-    )
-    users = np.unique(split.train.user).astype(np.int32)
-    model.compile(
-        keras.optimizers.SGD(config.discriminator_learning_rate * config.discriminator_batch),
-        keras.optimizers.SGD(
-            config.generator_learning_rate * min(config.generator_batch, len(users))
-        ),
-        jit_compile=jit,
-    )
-    return model, config, split, users
+    return compiled_irgan(split.train, config, seed=0, jit_compile=jit), config, split
 
 
 def irgan_discriminator(jit: bool, passes: int = 5) -> Case:
-    model, config, split, _ = _irgan(jit)
+    model, config, split = _irgan(jit)
     rng = np.random.default_rng(0)
     users, items = split.train.user.astype(np.int32), split.train.item.astype(np.int32)
     negatives = model.sample_negatives(users, rng)
@@ -147,103 +107,71 @@ def irgan_discriminator(jit: bool, passes: int = 5) -> Case:
 
 
 def irgan_generator(jit: bool) -> Case:
-    model, config, _, users = _irgan(jit)
+    model, config, split = _irgan(jit)
+    users = np.unique(split.train.user).astype(np.int32)
     return Case(
         model, Examples((users,), config.generator_batch, 0), lambda: model.phase("generator")
     )
 
 
 def cfgan(jit: bool) -> Case:
-    from advrec.models.cfgan import CFGAN
+    from advrec.recipes.gan_recommenders import compiled_cfgan
 
     spec = STORED_RUNS["cfgan-ml100k"]
-    config, split = spec.config, spec.data(0)
-    model = CFGAN(
-        split.train,
-        mode=config.mode,
-        generator_units=config.generator_units,
-        discriminator_units=config.discriminator_units,
-        pm_ratio=config.pm_ratio,
-        zr_ratio=config.zr_ratio,
-        zr_weight=config.zr_weight,
-        generator_l2=config.generator_l2,
-        discriminator_steps=config.discriminator_steps,
-        generator_steps=config.generator_steps,
-        generator_chunks=config.generator_chunks,
-        seed=0,
-    )
-    model.compile(*_adam_pair(config.learning_rate), jit_compile=jit)
+    config = spec.config
+    model = compiled_cfgan(spec.data(0).train, config, seed=0, jit_compile=jit)
     return Case(model, model.row_examples(config.batch_size, seed=0))
 
 
 def _cold_start(kind: str):
     def build(jit: bool) -> Case:
-        from advrec.models.coldstart import GENERATORS
+        from advrec.recipes.base import with_settings
+        from advrec.recipes.coldstart import compiled_generator
 
         spec = STORED_RUNS["coldstart-items-ml100k"]
         config, data = spec.config, spec.data(0)
-        generator = config.generator
+        generator = with_settings(  # the comparison's first grid point
+            config.generator,
+            kind=kind,
+            hidden=(config.hidden_grid[0],),
+            beta=config.beta_grid[0],
+            tower_hidden=(config.tower_grid[0],),
+        )
         split = data.split
         warm = split.warm_space().train
-        dim = config.warm.dim
         sizes = (warm.n_items, warm.n_users)  # the warm space: warm entities only
-        entity_count, opposite_count = sizes if split.side == "items" else sizes[::-1]
+        counts = sizes if split.side == "items" else sizes[::-1]
         rng = np.random.default_rng(0)
-        entity = rng.normal(0, 0.1, (entity_count, dim)).astype(np.float32)
-        opposite = rng.normal(0, 0.1, (opposite_count, dim)).astype(np.float32)
-        options = {"hidden": (config.hidden_grid[0],)}  # the comparison's first grid point
-        if kind == "adversarial":
-            options |= {"alpha": generator.alpha, "beta": config.beta_grid[0]}
-            options["tower_hidden"] = (config.tower_grid[0],)
-        if kind == "dropoutnet":
-            options["dropout_rate"] = generator.dropout_rate
-        model = GENERATORS[kind](split, data.features, entity, opposite, seed=0, **options)
-        if kind == "adversarial":
-            model.compile(
-                keras.optimizers.Adam(generator.recommender_learning_rate),
-                keras.optimizers.Adam(generator.learning_rate),
-                jit_compile=jit,
-            )
-        else:
-            model.compile(keras.optimizers.Adam(generator.learning_rate), jit_compile=jit)
+        tables = [rng.normal(0, 0.1, (n, config.warm.dim)).astype(np.float32) for n in counts]
+        model = compiled_generator(data, tables, generator, seed=0, jit_compile=jit)
         return Case(model, pair_examples(warm, generator.batch_size, seed=0))
 
     return build
 
 
 def profile_gan(jit: bool) -> Case:
-    from advrec.attacks.shilling import ProfileGAN, gan_templates
+    from advrec.attacks.shilling import gan_templates
+    from advrec.recipes.shilling import compiled_profile_gan
 
     spec = STORED_RUNS["shilling-attacks-ml100k"]
-    config, split = spec.config, spec.data(0)
-    shilling = config.attacker
-    train = split.train
+    attacker, train = spec.config.attacker, spec.data(0).train
     target = int(np.argsort(np.bincount(train.item, minlength=train.n_items))[train.n_items // 2])
-    templates = gan_templates(train, target, shilling.filler_size)
+    templates = gan_templates(train, target, attacker.filler_size)
     value = np.random.default_rng(0).normal(size=train.n_items).astype(np.float32)
-    model = ProfileGAN(
-        train.n_items,
-        target,
-        value,
-        filler_size=shilling.filler_size,
-        attack_weight=shilling.gan.attack_weight,
-        reconstruction_weight=shilling.gan.reconstruction_weight,
-        seed=0,
-    )
-    model.compile(*_adam_pair(shilling.gan.learning_rate), jit_compile=jit)
-    return Case(model, Examples((templates,), shilling.gan.batch_size, 0))
+    model = compiled_profile_gan(train.n_items, target, value, attacker, seed=0, jit_compile=jit)
+    return Case(model, Examples((templates,), attacker.gan.batch_size, 0))
 
 
 def _sasrec(adversary: str | None):
     def build(jit: bool) -> Case:
         from advrec.data.sequences import sequence_examples
         from advrec.models.sasrec import SASRec
+        from advrec.recipes.sequences import sasrec_architecture
 
         spec = STORED_RUNS["sasrec-study-ml100k"]
         config, sequences = spec.config, spec.data(0)
         plain = config.sasrec
-        names = ("dim", "n_blocks", "n_heads", "dropout", "loss", "n_negatives")
-        options = {name: getattr(plain, name) for name in names}
+        options = sasrec_architecture(plain)
         schedule = plain
         if adversary is not None:
             schedule = config.adversarial

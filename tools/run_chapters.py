@@ -18,16 +18,22 @@ import nbformat
 from nbclient import NotebookClient
 
 
-def run(path: Path, timeout_s: int = 1200) -> float:
-    notebook = nbformat.read(path, as_version=4)
+def execute(notebook: nbformat.NotebookNode, folder: Path, timeout_s: int = 1200) -> float:
+    """Runs ``notebook`` top to bottom in a fresh kernel started in ``folder`` (its outputs
+    replace the stored ones in memory); returns the wall seconds."""
     start = time.perf_counter()
     NotebookClient(
         notebook,
         timeout=timeout_s,
         kernel_name="python3",
-        resources={"metadata": {"path": path.parent}},
+        resources={"metadata": {"path": folder}},
     ).execute()
-    seconds = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def run(path: Path, timeout_s: int = 1200) -> float:
+    notebook = nbformat.read(path, as_version=4)
+    seconds = execute(notebook, path.parent, timeout_s)
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = [

@@ -179,13 +179,43 @@ def run_warm_bprmf(
     return run
 
 
+def compiled_generator(
+    data: ColdStartData, tables, config: GeneratorConfig = GeneratorConfig(), seed: int = 0,
+    **compile_options,
+):  # fmt: skip
+    """The cold-start model :func:`run_generator` trains: ``config.kind`` on the frozen warm
+    ``tables`` ``(entity [n_warm, d], opposite [n_opposite, d])``, compiled with Adam (one per
+    player for the adversarial model; ``compile_options`` go to ``compile``)."""
+    import keras
+
+    from advrec.models.coldstart import GENERATORS
+
+    entity, opposite = tables
+    options = {"hidden": config.hidden}
+    if config.kind == "adversarial":
+        options |= {"alpha": config.alpha, "beta": config.beta, "tower_hidden": config.tower_hidden}
+    if config.kind == "dropoutnet":
+        options["dropout_rate"] = config.dropout_rate
+    model = GENERATORS[config.kind](
+        data.split, data.features, entity, opposite, seed=seed, **options
+    )
+    if config.kind == "adversarial":
+        model.compile(
+            keras.optimizers.Adam(config.recommender_learning_rate),
+            keras.optimizers.Adam(config.learning_rate),
+            **compile_options,
+        )
+    else:
+        model.compile(keras.optimizers.Adam(config.learning_rate), **compile_options)
+    return model
+
+
 def run_generator(
     data: ColdStartData, warm: Run, config: GeneratorConfig = GeneratorConfig(), seed: int = 0
 ) -> Run:
     """One cold-start model on the frozen tables of ``warm`` (:func:`run_warm_bprmf`), trained on
     the warm pairs and early-stopped on the cold validation NDCG@20. ``valid``/``test`` are the
     cold validation metrics and :func:`advrec.coldstart_protocol.cold_start_report`."""
-    import keras
 
     from advrec.coldstart_protocol import ColdValidation, cold_start_report, cold_targets
     from advrec.data.sampling import pair_examples
@@ -202,20 +232,7 @@ def run_generator(
     seed = derive_seed(seed, f"{config.kind} generator")
     set_seed(seed)
     split = data.split
-    entity, opposite = warm.facts["tables"]
-    options = {"hidden": config.hidden}
-    if config.kind == "adversarial":
-        options |= {"alpha": config.alpha, "beta": config.beta, "tower_hidden": config.tower_hidden}
-    if config.kind == "dropoutnet":
-        options["dropout_rate"] = config.dropout_rate
-    model = GENERATORS[config.kind](split, data.features, entity, opposite, seed=seed, **options)
-    if config.kind == "adversarial":
-        model.compile(
-            keras.optimizers.Adam(config.recommender_learning_rate),
-            keras.optimizers.Adam(config.learning_rate),
-        )
-    else:
-        model.compile(keras.optimizers.Adam(config.learning_rate))
+    model = compiled_generator(data, warm.facts["tables"], config, seed)
     validation = ColdValidation(split, patience=config.patience)
     examples = pair_examples(split.warm_space().train, config.batch_size, seed=seed)
     fit_model(model, examples, config.epochs, validation)

@@ -173,26 +173,16 @@ def run_irgan(split, config: IRGANConfig = IRGANConfig(), seed: int = 0) -> Run:
     return run.continued_from(pretrained)
 
 
-def _play_irgan(split, config: IRGANConfig, seed: int, pretrained, validate=False, epochs=None):
-    """The game from ``pretrained``'s factors: ``(model, record)``. With ``validate`` the G
-    epochs are evaluated every ``eval_every`` and the best weights kept; otherwise the game
-    stops after ``epochs`` G epochs (default: all). ``record`` has the validation ``history``,
-    ``best_epoch`` (in G epochs), G's mean ``losses`` per G epoch and D's ``d_losses`` per round
-    (a round's D epochs are one pass over their table)."""
+def compiled_irgan(train, config: IRGANConfig = IRGANConfig(), seed: int = 0, **compile_options):
+    """The IRGAN game :func:`run_irgan` plays on ``train`` (before the pre-trained generator is
+    loaded), compiled with the config's SGD steps (``compile_options`` go to ``compile``)."""
     import keras
     import numpy as np
 
-    from advrec.data.sampling import Examples
-    from advrec.experiment import set_seed
     from advrec.models.irgan import IRGAN
-    from advrec.protocol import evaluate_split
-    from advrec.seeds import derive_seed
-    from advrec.training import fit_model
 
-    game_seed = derive_seed(seed, "irgan")
-    set_seed(game_seed)
     model = IRGAN(
-        split.train,
+        train,
         dim=config.pretrain.dim,
         temperature=config.temperature,
         mix=config.mix,
@@ -200,8 +190,34 @@ def _play_irgan(split, config: IRGANConfig, seed: int, pretrained, validate=Fals
         discriminator_l2=config.discriminator_l2,
         generator_l2=config.generator_l2,
         reward=config.reward,
-        seed=game_seed,
+        seed=seed,
     )
+    users = len(np.unique(train.user))
+    model.compile(  # a batch mean with the step times the batch: the released step per example
+        keras.optimizers.SGD(config.discriminator_learning_rate * config.discriminator_batch),
+        keras.optimizers.SGD(config.generator_learning_rate * min(config.generator_batch, users)),
+        **compile_options,
+    )
+    return model
+
+
+def _play_irgan(split, config: IRGANConfig, seed: int, pretrained, validate=False, epochs=None):
+    """The game from ``pretrained``'s factors: ``(model, record)``. With ``validate`` the G
+    epochs are evaluated every ``eval_every`` and the best weights kept; otherwise the game
+    stops after ``epochs`` G epochs (default: all). ``record`` has the validation ``history``,
+    ``best_epoch`` (in G epochs), G's mean ``losses`` per G epoch and D's ``d_losses`` per round
+    (a round's D epochs are one pass over their table)."""
+    import numpy as np
+
+    from advrec.data.sampling import Examples
+    from advrec.experiment import set_seed
+    from advrec.protocol import evaluate_split
+    from advrec.seeds import derive_seed
+    from advrec.training import fit_model
+
+    game_seed = derive_seed(seed, "irgan")
+    set_seed(game_seed)
+    model = compiled_irgan(split.train, config, game_seed)
     model.load_generator(
         pretrained.user_factors.numpy(),
         pretrained.item_factors.numpy(),
@@ -209,10 +225,6 @@ def _play_irgan(split, config: IRGANConfig, seed: int, pretrained, validate=Fals
     )
     users = np.unique(split.train.user).astype(np.int32)
     d_batch, g_batch = config.discriminator_batch, config.generator_batch
-    model.compile(  # a batch mean with the step times the batch: the released step per example
-        keras.optimizers.SGD(config.discriminator_learning_rate * d_batch),
-        keras.optimizers.SGD(config.generator_learning_rate * min(g_batch, len(users))),
-    )
     total = config.rounds * config.generator_epochs if epochs is None else int(epochs)
     history: dict[str, list[float]] = {"epoch": []}
     d_losses: dict[str, list[float]] = {"d_loss": []}  # one value per round
@@ -316,15 +328,25 @@ def run_cfgan(split, config: CFGANConfig = CFGANConfig(), seed: int = 0, callbac
 
 def _trained_cfgan(split, config: CFGANConfig, seed, epochs, validation=None, callbacks=()):
     """A CFGAN on ``split.train`` trained ``epochs`` epochs (``validation`` keeps the best)."""
-    import keras
-
     from advrec.experiment import set_seed
-    from advrec.models.cfgan import CFGAN
     from advrec.training import fit_model
 
     set_seed(seed)
+    model = compiled_cfgan(split.train, config, seed)
+    examples = model.row_examples(config.batch_size, seed=seed)
+    fit_model(model, examples, epochs, validation, callbacks)
+    return model
+
+
+def compiled_cfgan(train, config: CFGANConfig = CFGANConfig(), seed: int = 0, **compile_options):
+    """The CFGAN :func:`run_cfgan` trains on ``train``, with Adam for both players
+    (``compile_options`` go to ``compile``)."""
+    import keras
+
+    from advrec.models.cfgan import CFGAN
+
     model = CFGAN(
-        split.train,
+        train,
         mode=config.mode,
         generator_units=config.generator_units,
         discriminator_units=config.discriminator_units,
@@ -338,10 +360,10 @@ def _trained_cfgan(split, config: CFGANConfig, seed, epochs, validation=None, ca
         seed=seed,
     )
     model.compile(
-        keras.optimizers.Adam(config.learning_rate), keras.optimizers.Adam(config.learning_rate)
+        keras.optimizers.Adam(config.learning_rate),
+        keras.optimizers.Adam(config.learning_rate),
+        **compile_options,
     )
-    examples = model.row_examples(config.batch_size, seed=seed)
-    fit_model(model, examples, epochs, validation, callbacks)
     return model
 
 

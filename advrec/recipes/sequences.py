@@ -69,7 +69,7 @@ class AdversarialSASRecConfig:
     patience: int | None = setting(2, "validations without gain before stopping", "our choice")
 
 
-def _architecture(config: SASRecConfig) -> dict:
+def sasrec_architecture(config: SASRecConfig) -> dict:
     names = ("dim", "n_blocks", "n_heads", "dropout", "loss", "n_negatives")
     return {name: getattr(config, name) for name in names}
 
@@ -151,7 +151,7 @@ def run_sasrec(
     check_config(config)
     start = time.perf_counter()
     set_seed(seed)
-    fresh = SASRec(sequences, **_architecture(config), seed=seed)
+    fresh = SASRec(sequences, **sasrec_architecture(config), seed=seed)
     model = fresh if compiled is None else restart_from(compiled, fresh)
     validation = fit_sasrec(model, sequences, config, seed, verbose, backup_dir)
     return _sequence_run(model, sequences, {"train": (validation, model.history)}, start)

@@ -110,13 +110,37 @@ def fit_surrogate(train, config: ShillingConfig = ShillingConfig(), seed: int = 
     return run_bprmf_fixed(view, config.surrogate, derive_seed(seed, "surrogate")).model
 
 
+def compiled_profile_gan(
+    n_items: int, target: int, item_value, config=ShillingConfig(), seed: int = 0, **compile_options
+):
+    """The :class:`~advrec.attacks.shilling.ProfileGAN` :func:`run_profile_gan` trains, with
+    Adam for both players (``compile_options`` go to ``compile``)."""
+    import keras
+
+    from advrec.attacks.shilling import ProfileGAN
+
+    gan = ProfileGAN(
+        n_items,
+        target,
+        item_value,
+        filler_size=config.filler_size,
+        attack_weight=config.gan.attack_weight,
+        reconstruction_weight=config.gan.reconstruction_weight,
+        seed=seed,
+    )
+    gan.compile(
+        keras.optimizers.Adam(config.gan.learning_rate),
+        keras.optimizers.Adam(config.gan.learning_rate),
+        **compile_options,
+    )
+    return gan
+
+
 def run_profile_gan(train, target: int, item_value, config=ShillingConfig(), seed: int = 0):
     """Trains a :class:`~advrec.attacks.shilling.ProfileGAN` on the attacker's templates
     (real profiles with ``filler_size`` items besides the target); returns the GAN, whose
     ``history`` has the losses of every epoch."""
-    import keras
-
-    from advrec.attacks.shilling import ProfileGAN, gan_templates
+    from advrec.attacks.shilling import gan_templates
     from advrec.data.sampling import Examples
     from advrec.seeds import derive_seed
     from advrec.training import fit_model
@@ -124,19 +148,7 @@ def run_profile_gan(train, target: int, item_value, config=ShillingConfig(), see
     check_config(config)
     templates = gan_templates(train, target, config.filler_size)
     gan_seed = derive_seed(seed, "profile gan")
-    gan = ProfileGAN(
-        train.n_items,
-        target,
-        item_value,
-        filler_size=config.filler_size,
-        attack_weight=config.gan.attack_weight,
-        reconstruction_weight=config.gan.reconstruction_weight,
-        seed=gan_seed,
-    )
-    gan.compile(
-        keras.optimizers.Adam(config.gan.learning_rate),
-        keras.optimizers.Adam(config.gan.learning_rate),
-    )
+    gan = compiled_profile_gan(train.n_items, target, item_value, config, gan_seed)
     fit_model(gan, Examples((templates,), config.gan.batch_size, gan_seed), config.gan.epochs)
     return gan
 

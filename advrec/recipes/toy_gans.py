@@ -97,27 +97,17 @@ def ring_data(num_samples: int = 16_384, std: float = 0.05, seed: int = 123) -> 
     return RingData(ring_of_gaussians(num_samples, std=std, seed=seed), ring_centers(), std)
 
 
-def run_gan(samples: np.ndarray, config: GANConfig = RING_GAN, seed: int = 0) -> Run:
-    """A GAN trained on ``samples`` ``(n, *shape)`` for ``config.epochs`` (each epoch one pass in
-    a new order, fixed by ``seed``, which also fixes the weights and the noise stream).
-
-    Returns a :class:`Run` whose ``model`` is the :class:`~advrec.gan.GAN`, ``losses["train"]``
-    its per-epoch logs (``d_loss``, ``g_loss``, ``d_real``, ``d_fake``), and ``facts``
-    ``{"noise": (eval_samples, latent_dim), "samples": G(noise) after training,
-    "snapshots": {epoch: G(noise)}}``.
-    """
+def compiled_gan(
+    samples: np.ndarray, config: GANConfig = RING_GAN, seed: int = 0, **compile_options
+):
+    """The :class:`~advrec.gan.GAN` that :func:`run_gan` trains on ``samples`` ``(n, *shape)``,
+    its weights drawn from ``seed``, compiled with the config's optimizers (``compile_options``
+    go to ``compile``, e.g. ``jit_compile``)."""
     import keras
 
-    from advrec.data.sampling import Examples
-    from advrec.gan import GAN, GeneratorSnapshots, mlp_discriminator, mlp_generator
+    from advrec.gan import GAN, mlp_discriminator, mlp_generator
     from advrec.seeds import derive_seed
-    from advrec.training import fit_model
 
-    check_config(config)
-    if config.objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {config.objective!r}.")
-    samples = np.asarray(samples, np.float32)
-    start = time.perf_counter()
     keras.utils.set_random_seed(seed)
     shape = samples.shape[1:]
     activation = None if config.output_activation == "linear" else config.output_activation
@@ -136,7 +126,33 @@ def run_gan(samples: np.ndarray, config: GANConfig = RING_GAN, seed: int = 0) ->
         else keras.optimizers.Adam(config.generator_learning_rate, beta_1=config.beta_1),
         objective=config.objective,
         steps_per_execution=-(-len(samples) // config.batch_size),
+        **compile_options,
     )
+    return gan
+
+
+def run_gan(samples: np.ndarray, config: GANConfig = RING_GAN, seed: int = 0) -> Run:
+    """A GAN trained on ``samples`` ``(n, *shape)`` for ``config.epochs`` (each epoch one pass in
+    a new order, fixed by ``seed``, which also fixes the weights and the noise stream).
+
+    Returns a :class:`Run` whose ``model`` is the :class:`~advrec.gan.GAN`, ``losses["train"]``
+    its per-epoch logs (``d_loss``, ``g_loss``, ``d_real``, ``d_fake``), and ``facts``
+    ``{"noise": (eval_samples, latent_dim), "samples": G(noise) after training,
+    "snapshots": {epoch: G(noise)}}``.
+    """
+    import keras
+
+    from advrec.data.sampling import Examples
+    from advrec.gan import GeneratorSnapshots
+    from advrec.seeds import derive_seed
+    from advrec.training import fit_model
+
+    check_config(config)
+    if config.objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {config.objective!r}.")
+    samples = np.asarray(samples, np.float32)
+    start = time.perf_counter()
+    gan = compiled_gan(samples, config, seed)
     noise = keras.random.normal((config.eval_samples, config.latent_dim), seed=config.noise_seed)
     snapshots = GeneratorSnapshots(noise, config.snapshot_epochs)
     examples = Examples((samples,), config.batch_size, derive_seed(seed, "order"))
